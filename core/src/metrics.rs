@@ -1,0 +1,208 @@
+//! Quality measures: accuracy and top-k on classified rows, and HitRate@k and NDCG@k of a
+//! ranking on each user's held-out last watch, beside popularity and random baselines.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::random::Rng;
+use crate::rank::WatchEvent;
+use crate::watch_log::WatchRow;
+
+/// Fraction of rows whose target class is among the `k` most probable. Ties rank the lower
+/// class index first, as the ranking does (classes are in ascending content-id order).
+pub fn top_k_accuracy(probabilities: &[Vec<f32>], targets: &[usize], k: usize) -> f64 {
+    if targets.is_empty() {
+        return 0.0;
+    }
+    let hits = probabilities
+        .iter()
+        .zip(targets)
+        .filter(|(row, &target)| {
+            let p = row[target];
+            let ahead = row
+                .iter()
+                .enumerate()
+                .filter(|&(j, &q)| q > p || (q == p && j < target))
+                .count();
+            ahead < k
+        })
+        .count();
+    hits as f64 / targets.len() as f64
+}
+
+/// One user's case for leave-last-out: everything they watched before, and what came last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldOut {
+    /// The user.
+    pub user_id: u64,
+    /// Their watches in log order, without the last one.
+    pub history: Vec<WatchEvent>,
+    /// The content id of their last watch.
+    pub target: u64,
+}
+
+/// One case per user, in user-id order. A user whose last watch repeats an earlier one is
+/// left out: a ranking never recommends what was already watched, so no ranker could hit it.
+pub fn leave_last_out(rows: &[WatchRow]) -> Vec<HeldOut> {
+    let mut by_user: BTreeMap<u64, Vec<&WatchRow>> = BTreeMap::new();
+    for row in rows {
+        by_user.entry(row.user_id).or_default().push(row);
+    }
+    by_user
+        .into_iter()
+        .filter_map(|(user_id, watches)| {
+            let (last, earlier) = watches.split_last()?;
+            if earlier.iter().any(|row| row.content_id == last.content_id) {
+                return None;
+            }
+            Some(HeldOut {
+                user_id,
+                history: earlier
+                    .iter()
+                    .map(|row| WatchEvent {
+                        content_id: row.content_id,
+                        watch_seconds: row.watch_seconds,
+                    })
+                    .collect(),
+                target: last.content_id,
+            })
+        })
+        .collect()
+}
+
+/// HitRate@k and NDCG@k of one ranker over a set of cases.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RankingQuality {
+    /// Cases (users) measured.
+    pub users: usize,
+    /// Fraction of users whose held-out watch is in the top k.
+    pub hit_rate: f64,
+    /// Mean of `1 / log2(position + 1)` for a hit at 1-based `position`, 0 for a miss.
+    pub ndcg: f64,
+}
+
+/// Measures a ranker: `ranked(case)` returns content ids, best first (at least `k` of them
+/// where possible; only the first `k` count).
+pub fn ranking_quality(
+    cases: &[HeldOut],
+    k: usize,
+    mut ranked: impl FnMut(&HeldOut) -> Vec<u64>,
+) -> RankingQuality {
+    let (mut hits, mut gain) = (0usize, 0.0f64);
+    for case in cases {
+        if let Some(position) = ranked(case).iter().take(k).position(|&id| id == case.target) {
+            hits += 1;
+            gain += 1.0 / ((position + 2) as f64).log2();
+        }
+    }
+    let users = cases.len();
+    let mean = |total: f64| if users == 0 { 0.0 } else { total / users as f64 };
+    RankingQuality {
+        users,
+        hit_rate: mean(hits as f64),
+        ndcg: mean(gain),
+    }
+}
+
+/// Candidates ordered by how often they were watched in `rows` (most first, ties by id).
+pub fn popularity_order(rows: &[WatchRow], candidates: &[u64]) -> Vec<u64> {
+    let mut counts: HashMap<u64, usize> = HashMap::new();
+    for row in rows {
+        *counts.entry(row.content_id).or_default() += 1;
+    }
+    let mut order = candidates.to_vec();
+    order.sort_by_key(|id| (std::cmp::Reverse(counts.get(id).copied().unwrap_or(0)), *id));
+    order
+}
+
+/// The popularity baseline: the most watched candidates the user has not watched.
+pub fn popularity_baseline(
+    cases: &[HeldOut],
+    order: &[u64],
+    k: usize,
+) -> RankingQuality {
+    ranking_quality(cases, k, |case| unwatched(order.iter().copied(), case, k))
+}
+
+/// The random baseline: a fresh seeded shuffle of the candidates for each user.
+pub fn random_baseline(cases: &[HeldOut], candidates: &[u64], k: usize, seed: u64) -> RankingQuality {
+    let mut rng = Rng::new(seed);
+    let mut order = candidates.to_vec();
+    ranking_quality(cases, k, |case| {
+        rng.shuffle(&mut order);
+        unwatched(order.iter().copied(), case, k)
+    })
+}
+
+fn unwatched(order: impl Iterator<Item = u64>, case: &HeldOut, k: usize) -> Vec<u64> {
+    let watched: HashSet<u64> = case.history.iter().map(|e| e.content_id).collect();
+    order.filter(|id| !watched.contains(id)).take(k).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(user_id: u64, content_id: u64) -> WatchRow {
+        WatchRow {
+            user_id,
+            content_id,
+            watch_seconds: 10.0,
+            rating: 5.0,
+            popularity: 1.0,
+        }
+    }
+
+    #[test]
+    fn top_k_counts_ties_in_favour_of_the_lower_index() {
+        let probabilities = vec![vec![0.5, 0.3, 0.2], vec![0.4, 0.4, 0.2]];
+        assert_eq!(top_k_accuracy(&probabilities, &[0, 1], 1), 0.5);
+        assert_eq!(top_k_accuracy(&probabilities, &[0, 1], 2), 1.0);
+        assert_eq!(top_k_accuracy(&probabilities, &[2, 2], 2), 0.0);
+    }
+
+    #[test]
+    fn leave_last_out_holds_out_each_users_last_new_watch() {
+        let rows = [row(2, 7), row(1, 5), row(2, 8), row(1, 6), row(3, 9), row(3, 9)];
+        let cases = leave_last_out(&rows);
+        assert_eq!(cases.len(), 2, "user 3 repeats their last watch: left out");
+        assert_eq!(cases[0].user_id, 1);
+        assert_eq!(cases[0].target, 6);
+        assert_eq!(cases[0].history.len(), 1);
+        assert_eq!(cases[1].target, 8);
+    }
+
+    #[test]
+    fn ndcg_rewards_early_hits() {
+        let cases = leave_last_out(&[row(1, 1), row(1, 2), row(2, 1), row(2, 3)]);
+        let quality = ranking_quality(&cases, 2, |case| {
+            if case.user_id == 1 { vec![2, 3] } else { vec![2, 3] }
+        });
+        assert_eq!(quality.users, 2);
+        assert_eq!(quality.hit_rate, 1.0);
+        let expected = (1.0 + 1.0 / 3f64.log2()) / 2.0;
+        assert!((quality.ndcg - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn popularity_baseline_skips_what_was_watched() {
+        let rows = [row(1, 1), row(1, 2), row(2, 1), row(2, 1), row(3, 2)];
+        let order = popularity_order(&rows, &[1, 2, 3]);
+        assert_eq!(order, [1, 2, 3]);
+        let cases = leave_last_out(&[row(9, 1), row(9, 2)]);
+        // user 9 watched 1, so popularity recommends 2 first: a hit at position 1.
+        assert_eq!(popularity_baseline(&cases, &order, 1).hit_rate, 1.0);
+    }
+
+    #[test]
+    fn random_baseline_is_seeded() {
+        let rows: Vec<WatchRow> = (0..50).flat_map(|u| [row(u, u % 7), row(u, 10 + u % 5)]).collect();
+        let cases = leave_last_out(&rows);
+        let candidates: Vec<u64> = (0..20).collect();
+        assert_eq!(
+            random_baseline(&cases, &candidates, 5, 1),
+            random_baseline(&cases, &candidates, 5, 1)
+        );
+    }
+}

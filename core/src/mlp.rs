@@ -1,0 +1,307 @@
+//! The network: `inputs → hidden (ReLU) → classes (softmax)`, and its inference pass.
+//!
+//! [`Mlp::probabilities`] is the one forward pass that serving uses, in the trainer's
+//! evaluation, the site server and the browser. It is written as plain loops in one fixed
+//! order (each layer an axpy: accumulator = bias; for each input i, for each output j,
+//! `acc[j] += x[i] * w[i][j]`) with `libm::expf`, never `mul_add` nor a matrix-product
+//! library, so x86-64 and wasm32 produce the same bits (see ARCHITECTURE.md, parity).
+//! Training (in [`crate::train`]) may use fast matrix products; ranking may not.
+
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+use crate::random::Rng;
+
+/// Weights and biases. Weight matrices are `[inputs][outputs]`, row-major.
+///
+/// Stored as [`MlpParts`]; deserialising checks every length and value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "MlpParts", try_from = "MlpParts")]
+pub struct Mlp {
+    pub(crate) w1: Array2<f32>,
+    pub(crate) b1: Array1<f32>,
+    pub(crate) w2: Array2<f32>,
+    pub(crate) b2: Array1<f32>,
+}
+
+/// The stored form of an [`Mlp`]: dimensions and flat row-major arrays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MlpParts {
+    /// Input features.
+    pub inputs: u32,
+    /// Hidden units.
+    pub hidden: u32,
+    /// Output classes.
+    pub classes: u32,
+    /// `inputs × hidden` weights.
+    pub w1: Vec<f32>,
+    /// `hidden` biases.
+    pub b1: Vec<f32>,
+    /// `hidden × classes` weights.
+    pub w2: Vec<f32>,
+    /// `classes` biases.
+    pub b2: Vec<f32>,
+}
+
+/// Why stored parts do not make a network.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ShapeError {
+    /// An array has the wrong length for the stated dimensions.
+    #[error("{name} has {found} values, expected {expected}")]
+    Length {
+        /// Array name (`w1`, `b1`, `w2`, `b2`).
+        name: &'static str,
+        /// Values found.
+        found: usize,
+        /// Values the dimensions call for.
+        expected: usize,
+    },
+    /// A dimension is zero.
+    #[error("the network has a zero dimension ({inputs} → {hidden} → {classes})")]
+    ZeroDimension {
+        /// Input features.
+        inputs: u32,
+        /// Hidden units.
+        hidden: u32,
+        /// Output classes.
+        classes: u32,
+    },
+    /// A weight or bias is NaN or infinite.
+    #[error("{name}[{index}] is not finite")]
+    NotFinite {
+        /// Array name.
+        name: &'static str,
+        /// Position of the first bad value.
+        index: usize,
+    },
+}
+
+impl From<Mlp> for MlpParts {
+    fn from(mlp: Mlp) -> MlpParts {
+        mlp.to_parts()
+    }
+}
+
+impl TryFrom<MlpParts> for Mlp {
+    type Error = ShapeError;
+
+    fn try_from(parts: MlpParts) -> Result<Mlp, ShapeError> {
+        Mlp::from_parts(parts)
+    }
+}
+
+impl Mlp {
+    /// He initialisation (normal, deviation `sqrt(2 / fan_in)`), zero biases, from `rng`.
+    pub fn he(inputs: usize, hidden: usize, classes: usize, rng: &mut Rng) -> Mlp {
+        let mut layer = |fan_in: usize, fan_out: usize| {
+            let deviation = (2.0 / fan_in as f64).sqrt();
+            Array2::from_shape_fn((fan_in, fan_out), |_| (rng.normal() * deviation) as f32)
+        };
+        let w1 = layer(inputs, hidden);
+        let w2 = layer(hidden, classes);
+        Mlp {
+            w1,
+            b1: Array1::zeros(hidden),
+            w2,
+            b2: Array1::zeros(classes),
+        }
+    }
+
+    /// Rebuilds a network from stored parts, checking every length and value.
+    pub fn from_parts(parts: MlpParts) -> Result<Mlp, ShapeError> {
+        let MlpParts {
+            inputs,
+            hidden,
+            classes,
+            w1,
+            b1,
+            w2,
+            b2,
+        } = parts;
+        if inputs == 0 || hidden == 0 || classes == 0 {
+            return Err(ShapeError::ZeroDimension {
+                inputs,
+                hidden,
+                classes,
+            });
+        }
+        let (i, h, c) = (inputs as usize, hidden as usize, classes as usize);
+        let expect = |name, values: &[f32], expected: usize| {
+            if values.len() != expected {
+                return Err(ShapeError::Length {
+                    name,
+                    found: values.len(),
+                    expected,
+                });
+            }
+            match values.iter().position(|v| !v.is_finite()) {
+                Some(index) => Err(ShapeError::NotFinite { name, index }),
+                None => Ok(()),
+            }
+        };
+        // u32 × u32 fits in u64, and the lengths were checked against real Vec lengths.
+        expect("w1", &w1, (i as u64 * h as u64) as usize)?;
+        expect("b1", &b1, h)?;
+        expect("w2", &w2, (h as u64 * c as u64) as usize)?;
+        expect("b2", &b2, c)?;
+        let matrix = |rows, cols, values| {
+            Array2::from_shape_vec((rows, cols), values).expect("length checked above")
+        };
+        Ok(Mlp {
+            w1: matrix(i, h, w1),
+            b1: Array1::from(b1),
+            w2: matrix(h, c, w2),
+            b2: Array1::from(b2),
+        })
+    }
+
+    /// The stored form.
+    pub fn to_parts(&self) -> MlpParts {
+        MlpParts {
+            inputs: self.inputs() as u32,
+            hidden: self.hidden() as u32,
+            classes: self.classes() as u32,
+            w1: self.w1.iter().copied().collect(),
+            b1: self.b1.to_vec(),
+            w2: self.w2.iter().copied().collect(),
+            b2: self.b2.to_vec(),
+        }
+    }
+
+    /// Number of input features.
+    pub fn inputs(&self) -> usize {
+        self.w1.nrows()
+    }
+
+    /// Number of hidden units.
+    pub fn hidden(&self) -> usize {
+        self.w1.ncols()
+    }
+
+    /// Number of output classes.
+    pub fn classes(&self) -> usize {
+        self.w2.ncols()
+    }
+
+    /// Softmax output for one standardised row, written into `out` (`classes()` long).
+    ///
+    /// This is the serving forward pass; see the module docs for why it is written this way.
+    pub fn probabilities(&self, row: &[f32], out: &mut [f32]) {
+        debug_assert_eq!(row.len(), self.inputs());
+        debug_assert_eq!(out.len(), self.classes());
+        let w1 = self.w1.as_slice().expect("weights are kept in standard layout");
+        let w2 = self.w2.as_slice().expect("weights are kept in standard layout");
+        let hidden_units = self.hidden();
+        let classes = self.classes();
+
+        let mut hidden = self.b1.to_vec();
+        for (x, weights) in row.iter().zip(w1.chunks_exact(hidden_units)) {
+            axpy(*x, weights, &mut hidden);
+        }
+        out.copy_from_slice(self.b2.as_slice().expect("biases are contiguous"));
+        for (h, weights) in hidden.iter().zip(w2.chunks_exact(classes)) {
+            let activation = h.max(0.0); // ReLU
+            if activation != 0.0 {
+                axpy(activation, weights, out);
+            }
+        }
+        softmax_in_place(out);
+    }
+}
+
+/// `acc[j] += x * w[j]` for every j, in order. Never fused: see the module docs.
+#[inline]
+fn axpy(x: f32, weights: &[f32], acc: &mut [f32]) {
+    for (a, w) in acc.iter_mut().zip(weights) {
+        *a += x * w;
+    }
+}
+
+/// Numerically stable softmax with `libm::expf` and one fixed summation order.
+pub fn softmax_in_place(values: &mut [f32]) {
+    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for v in values.iter_mut() {
+        *v = libm::expf(*v - max);
+        sum += *v;
+    }
+    for v in values.iter_mut() {
+        *v /= sum;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Mlp {
+        Mlp::from_parts(MlpParts {
+            inputs: 2,
+            hidden: 2,
+            classes: 3,
+            w1: vec![1.0, -1.0, 0.5, 2.0],
+            b1: vec![0.0, 0.1],
+            w2: vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5],
+            b2: vec![0.0, 0.0, 0.2],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn forward_pass_matches_a_hand_computation() {
+        let mlp = tiny();
+        let mut out = [0.0f32; 3];
+        mlp.probabilities(&[1.0, 1.0], &mut out);
+        // hidden = relu([1 + 0.5, -1 + 2 + 0.1]) = [1.5, 1.1]
+        // logits = [1.5 + 0.55, 0.55, -1.5 + 0.55 + 0.2] = [2.05, 0.55, -0.75]
+        let logits = [2.05f64, 0.55, -0.75];
+        let total: f64 = logits.iter().map(|l| l.exp()).sum();
+        for (o, l) in out.iter().zip(logits) {
+            assert!((*o as f64 - l.exp() / total).abs() < 1e-6, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn parts_round_trip() {
+        let mlp = Mlp::he(3, 8, 5, &mut Rng::new(1));
+        assert_eq!(Mlp::from_parts(mlp.to_parts()).unwrap(), mlp);
+    }
+
+    #[test]
+    fn from_parts_checks_lengths_and_values() {
+        let mut parts = tiny().to_parts();
+        parts.w2.pop();
+        assert_eq!(
+            Mlp::from_parts(parts).unwrap_err().to_string(),
+            "w2 has 5 values, expected 6"
+        );
+        let mut parts = tiny().to_parts();
+        parts.b1[1] = f32::NAN;
+        assert_eq!(
+            Mlp::from_parts(parts).unwrap_err().to_string(),
+            "b1[1] is not finite"
+        );
+        let mut parts = tiny().to_parts();
+        parts.hidden = 0;
+        assert!(matches!(
+            Mlp::from_parts(parts),
+            Err(ShapeError::ZeroDimension { .. })
+        ));
+    }
+
+    #[test]
+    fn he_init_has_the_right_spread() {
+        let mlp = Mlp::he(64, 200, 10, &mut Rng::new(2));
+        let n = mlp.w1.len() as f64;
+        let var = mlp.w1.iter().map(|w| (*w as f64).powi(2)).sum::<f64>() / n;
+        assert!((var - 2.0 / 64.0).abs() < 0.003, "variance {var}");
+        assert!(mlp.b1.iter().all(|b| *b == 0.0));
+    }
+
+    #[test]
+    fn softmax_survives_huge_logits() {
+        let mut values = [1000.0f32, 0.0, -1000.0];
+        softmax_in_place(&mut values);
+        assert_eq!(values, [1.0, 0.0, 0.0]);
+    }
+}

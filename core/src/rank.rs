@@ -1,0 +1,196 @@
+//! The ranking: the one function the page (through WebAssembly) and the site server call.
+//!
+//! For a history of watch events, each event becomes a feature row from the catalog's rating
+//! and popularity and the event's watch time; a movie's score is the mean of the softmax
+//! outputs over the events; movies already watched are left out; ties break by ascending
+//! content id. An empty history ranks for the average viewer: the standardised zero row.
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::Model;
+use crate::scaler::{feature_row, FEATURES};
+
+/// One thing a visitor watched.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WatchEvent {
+    /// TMDB movie id; must be in the model's catalog.
+    pub content_id: u64,
+    /// Seconds watched; finite and not negative.
+    pub watch_seconds: f64,
+}
+
+/// One ranked movie.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// TMDB movie id.
+    pub content_id: u64,
+    /// Mean softmax probability over the history (0 to 1).
+    pub score: f32,
+}
+
+/// A history the ranking cannot use.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RankError {
+    /// The event names a movie the model's catalog does not have.
+    #[error("history[{index}]: content_id {content_id} is not in the model's catalog")]
+    UnknownContent {
+        /// Position in the history.
+        index: usize,
+        /// The unknown id.
+        content_id: u64,
+    },
+    /// The watch time is negative, NaN or infinite.
+    #[error("history[{index}]: watch_seconds {value} is not a finite, non-negative number")]
+    BadWatchSeconds {
+        /// Position in the history.
+        index: usize,
+        /// The value as given.
+        value: f64,
+    },
+}
+
+/// The `k` best movies for `history`, best first (fewer when fewer are left unwatched).
+pub fn rank(model: &Model, history: &[WatchEvent], k: usize) -> Result<Vec<Recommendation>, RankError> {
+    let scores = scores(model, history)?;
+    let classes = model.labels.classes();
+    let mut watched: Vec<u64> = history.iter().map(|e| e.content_id).collect();
+    watched.sort_unstable();
+    let mut ranked: Vec<Recommendation> = classes
+        .iter()
+        .zip(&scores)
+        .filter(|(id, _)| watched.binary_search(id).is_err())
+        .map(|(&content_id, &score)| Recommendation { content_id, score })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.content_id.cmp(&b.content_id))
+    });
+    ranked.truncate(k);
+    Ok(ranked)
+}
+
+/// The mean softmax output over the history's events, one score per class in class order.
+pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<Vec<f32>, RankError> {
+    let classes = model.labels.len();
+    let mut probabilities = vec![0.0f32; classes];
+    if history.is_empty() {
+        model.mlp.probabilities(&[0.0; FEATURES], &mut probabilities);
+        return Ok(probabilities);
+    }
+    let rows = history
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            if !(event.watch_seconds.is_finite() && event.watch_seconds >= 0.0) {
+                return Err(RankError::BadWatchSeconds {
+                    index,
+                    value: event.watch_seconds,
+                });
+            }
+            let movie = model
+                .catalog_entry(event.content_id)
+                .ok_or(RankError::UnknownContent {
+                    index,
+                    content_id: event.content_id,
+                })?;
+            Ok(model.scaler.transform(feature_row(
+                movie.vote_average,
+                movie.popularity,
+                event.watch_seconds,
+            )))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut sums = vec![0.0f32; classes];
+    for row in &rows {
+        model.mlp.probabilities(row, &mut probabilities);
+        for (sum, p) in sums.iter_mut().zip(&probabilities) {
+            *sum += p;
+        }
+    }
+    let count = rows.len() as f32;
+    sums.iter_mut().for_each(|s| *s /= count);
+    Ok(sums)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::tests::sample_model;
+
+    fn event(content_id: u64, watch_seconds: f64) -> WatchEvent {
+        WatchEvent {
+            content_id,
+            watch_seconds,
+        }
+    }
+
+    #[test]
+    fn empty_history_ranks_every_class_for_the_average_viewer() {
+        let model = sample_model();
+        let ranked = rank(&model, &[], 10).unwrap();
+        assert_eq!(ranked.len(), 3);
+        let mut zero_row = vec![0.0; 3];
+        model.mlp.probabilities(&[0.0; 3], &mut zero_row);
+        for r in &ranked {
+            let class = model.labels.index_of(r.content_id).unwrap();
+            assert_eq!(r.score, zero_row[class]);
+        }
+        assert!(ranked.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+
+    #[test]
+    fn score_is_the_mean_of_the_events_softmax_outputs() {
+        let model = sample_model();
+        let history = [event(10, 100.0), event(40, 5000.0)];
+        let got = scores(&model, &history).unwrap();
+        let mut expected = vec![0.0f32; 3];
+        for e in &history {
+            let movie = model.catalog_entry(e.content_id).unwrap();
+            let row = model.scaler.transform([movie.vote_average, movie.popularity, e.watch_seconds]);
+            let mut p = vec![0.0; 3];
+            model.mlp.probabilities(&row, &mut p);
+            expected.iter_mut().zip(&p).for_each(|(x, p)| *x += p);
+        }
+        expected.iter_mut().for_each(|x| *x /= 2.0);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn watched_movies_are_left_out_and_k_caps_the_list() {
+        let model = sample_model();
+        let ranked = rank(&model, &[event(20, 60.0)], 10).unwrap();
+        let ids: Vec<u64> = ranked.iter().map(|r| r.content_id).collect();
+        assert_eq!(ids.len(), 2);
+        assert!(!ids.contains(&20));
+        assert_eq!(rank(&model, &[], 1).unwrap().len(), 1);
+        assert!(rank(&model, &[], 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ties_break_by_ascending_content_id() {
+        let mut model = sample_model();
+        // All-zero output weights and biases: every class gets the same score.
+        let mut parts = model.mlp.to_parts();
+        parts.w2.iter_mut().for_each(|w| *w = 0.0);
+        model.mlp = crate::mlp::Mlp::from_parts(parts).unwrap();
+        let ids: Vec<u64> = rank(&model, &[], 3).unwrap().iter().map(|r| r.content_id).collect();
+        assert_eq!(ids, [10, 20, 30]);
+    }
+
+    #[test]
+    fn bad_events_are_named() {
+        let model = sample_model();
+        assert_eq!(
+            rank(&model, &[event(10, 1.0), event(99, 1.0)], 5).unwrap_err().to_string(),
+            "history[1]: content_id 99 is not in the model's catalog"
+        );
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(
+                rank(&model, &[event(10, bad)], 5),
+                Err(RankError::BadWatchSeconds { index: 0, .. })
+            ));
+        }
+    }
+}
