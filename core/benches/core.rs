@@ -30,7 +30,9 @@ fn training(c: &mut Criterion) {
     const CLASSES: usize = 200;
     let mut rng = Rng::new(1);
     let features = Array2::from_shape_fn((ROWS, 3), |_| rng.normal() as f32);
-    let labels: Vec<usize> = (0..ROWS).map(|_| rng.below(CLASSES as u64) as usize).collect();
+    let labels: Vec<usize> = (0..ROWS)
+        .map(|_| rng.below(CLASSES as u64) as usize)
+        .collect();
     let validation = Array2::<f32>::zeros((0, 3));
     let mut group = c.benchmark_group("train");
     group.sample_size(10);

@@ -163,7 +163,11 @@ impl Model {
                 self.mlp.classes()
             ));
         }
-        if let Some(pair) = self.catalog.windows(2).find(|pair| pair[0].id >= pair[1].id) {
+        if let Some(pair) = self
+            .catalog
+            .windows(2)
+            .find(|pair| pair[0].id >= pair[1].id)
+        {
             return invalid(format!(
                 "catalog ids are not strictly ascending ({} then {})",
                 pair[0].id, pair[1].id
@@ -261,7 +265,9 @@ fn describe(error: bincode::error::DecodeError) -> String {
     match error {
         DecodeError::OtherString(message) => message,
         DecodeError::Other(message) => message.to_string(),
-        DecodeError::LimitExceeded => "a length prefix claims more bytes than the file holds".into(),
+        DecodeError::LimitExceeded => {
+            "a length prefix claims more bytes than the file holds".into()
+        }
         DecodeError::UnexpectedEnd { additional } => {
             format!("the payload ends {additional} bytes early")
         }
@@ -277,7 +283,10 @@ fn id_of(digest: &[u8]) -> String {
 
 /// Hex SHA-256 of some bytes, as the metadata records input files.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn payload(model: &Model) -> Vec<u8> {
@@ -310,7 +319,16 @@ fn decode_payload(payload: &[u8]) -> Result<Model, ArtifactError> {
             $(if payload.len() <= $limit { return with_limit::<{ $limit }>(payload); })*
         };
     }
-    first_fitting!(1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24, MAX_PAYLOAD);
+    first_fitting!(
+        1 << 12,
+        1 << 14,
+        1 << 16,
+        1 << 18,
+        1 << 20,
+        1 << 22,
+        1 << 24,
+        MAX_PAYLOAD
+    );
     Err(ArtifactError::TooLarge {
         declared: payload.len() as u64,
     })

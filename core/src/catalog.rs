@@ -169,7 +169,10 @@ fn movie_from_value(value: &Value) -> Result<Movie, SkipReason> {
         .or_else(|| text("original_title"))
         .unwrap_or_default();
     Ok(Movie {
-        adult: object.get("adult").and_then(Value::as_bool).unwrap_or(false),
+        adult: object
+            .get("adult")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         backdrop_path: text("backdrop_path"),
         genre_ids: object
             .get("genre_ids")
@@ -184,7 +187,10 @@ fn movie_from_value(value: &Value) -> Result<Movie, SkipReason> {
         poster_path: text("poster_path"),
         release_date: text("release_date").unwrap_or_default(),
         title,
-        video: object.get("video").and_then(Value::as_bool).unwrap_or(false),
+        video: object
+            .get("video")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         vote_average,
         vote_count: object
             .get("vote_count")
@@ -238,7 +244,12 @@ mod tests {
     use super::*;
 
     fn ids(bytes: &str) -> Vec<u64> {
-        parse(bytes.as_bytes()).unwrap().0.iter().map(|m| m.id).collect()
+        parse(bytes.as_bytes())
+            .unwrap()
+            .0
+            .iter()
+            .map(|m| m.id)
+            .collect()
     }
 
     #[test]
@@ -246,7 +257,9 @@ mod tests {
         let movie = r#"{"id":5,"title":"가","vote_average":7.1,"popularity":12.5}"#;
         assert_eq!(ids(&format!(r#"{{"movies":[{movie}]}}"#)), [5]);
         assert_eq!(
-            ids(&format!(r#"{{"page":1,"results":[{movie}],"total_pages":40578}}"#)),
+            ids(&format!(
+                r#"{{"page":1,"results":[{movie}],"total_pages":40578}}"#
+            )),
             [5]
         );
     }
@@ -255,7 +268,10 @@ mod tests {
     fn escaped_and_raw_korean_read_the_same() {
         let raw = r#"{"movies":[{"id":1,"title":"우주전쟁","vote_average":4,"popularity":1}]}"#;
         let escaped = r#"{"movies":[{"id":1,"title":"\uc6b0\uc8fc\uc804\uc7c1","vote_average":4,"popularity":1}]}"#;
-        assert_eq!(parse(raw.as_bytes()).unwrap().0, parse(escaped.as_bytes()).unwrap().0);
+        assert_eq!(
+            parse(raw.as_bytes()).unwrap().0,
+            parse(escaped.as_bytes()).unwrap().0
+        );
     }
 
     #[test]
@@ -309,7 +325,10 @@ mod tests {
             parse(br#"{"status_code":7}"#).unwrap_err().to_string(),
             "expected an object with a \"movies\" or \"results\" list, found an object without either"
         );
-        assert!(parse(b"42").unwrap_err().to_string().ends_with("found a number"));
+        assert!(parse(b"42")
+            .unwrap_err()
+            .to_string()
+            .ends_with("found a number"));
     }
 
     #[test]

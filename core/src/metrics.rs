@@ -91,13 +91,23 @@ pub fn ranking_quality(
 ) -> RankingQuality {
     let (mut hits, mut gain) = (0usize, 0.0f64);
     for case in cases {
-        if let Some(position) = ranked(case).iter().take(k).position(|&id| id == case.target) {
+        if let Some(position) = ranked(case)
+            .iter()
+            .take(k)
+            .position(|&id| id == case.target)
+        {
             hits += 1;
             gain += 1.0 / ((position + 2) as f64).log2();
         }
     }
     let users = cases.len();
-    let mean = |total: f64| if users == 0 { 0.0 } else { total / users as f64 };
+    let mean = |total: f64| {
+        if users == 0 {
+            0.0
+        } else {
+            total / users as f64
+        }
+    };
     RankingQuality {
         users,
         hit_rate: mean(hits as f64),
@@ -117,16 +127,17 @@ pub fn popularity_order(rows: &[WatchRow], candidates: &[u64]) -> Vec<u64> {
 }
 
 /// The popularity baseline: the most watched candidates the user has not watched.
-pub fn popularity_baseline(
-    cases: &[HeldOut],
-    order: &[u64],
-    k: usize,
-) -> RankingQuality {
+pub fn popularity_baseline(cases: &[HeldOut], order: &[u64], k: usize) -> RankingQuality {
     ranking_quality(cases, k, |case| unwatched(order.iter().copied(), case, k))
 }
 
 /// The random baseline: a fresh seeded shuffle of the candidates for each user.
-pub fn random_baseline(cases: &[HeldOut], candidates: &[u64], k: usize, seed: u64) -> RankingQuality {
+pub fn random_baseline(
+    cases: &[HeldOut],
+    candidates: &[u64],
+    k: usize,
+    seed: u64,
+) -> RankingQuality {
     let mut rng = Rng::new(seed);
     let mut order = candidates.to_vec();
     ranking_quality(cases, k, |case| {
@@ -164,7 +175,14 @@ mod tests {
 
     #[test]
     fn leave_last_out_holds_out_each_users_last_new_watch() {
-        let rows = [row(2, 7), row(1, 5), row(2, 8), row(1, 6), row(3, 9), row(3, 9)];
+        let rows = [
+            row(2, 7),
+            row(1, 5),
+            row(2, 8),
+            row(1, 6),
+            row(3, 9),
+            row(3, 9),
+        ];
         let cases = leave_last_out(&rows);
         assert_eq!(cases.len(), 2, "user 3 repeats their last watch: left out");
         assert_eq!(cases[0].user_id, 1);
@@ -177,7 +195,11 @@ mod tests {
     fn ndcg_rewards_early_hits() {
         let cases = leave_last_out(&[row(1, 1), row(1, 2), row(2, 1), row(2, 3)]);
         let quality = ranking_quality(&cases, 2, |case| {
-            if case.user_id == 1 { vec![2, 3] } else { vec![2, 3] }
+            if case.user_id == 1 {
+                vec![2, 3]
+            } else {
+                vec![2, 3]
+            }
         });
         assert_eq!(quality.users, 2);
         assert_eq!(quality.hit_rate, 1.0);
@@ -197,7 +219,9 @@ mod tests {
 
     #[test]
     fn random_baseline_is_seeded() {
-        let rows: Vec<WatchRow> = (0..50).flat_map(|u| [row(u, u % 7), row(u, 10 + u % 5)]).collect();
+        let rows: Vec<WatchRow> = (0..50)
+            .flat_map(|u| [row(u, u % 7), row(u, 10 + u % 5)])
+            .collect();
         let cases = leave_last_out(&rows);
         let candidates: Vec<u64> = (0..20).collect();
         assert_eq!(

@@ -189,8 +189,14 @@ impl Mlp {
     pub fn probabilities(&self, row: &[f32], out: &mut [f32]) {
         debug_assert_eq!(row.len(), self.inputs());
         debug_assert_eq!(out.len(), self.classes());
-        let w1 = self.w1.as_slice().expect("weights are kept in standard layout");
-        let w2 = self.w2.as_slice().expect("weights are kept in standard layout");
+        let w1 = self
+            .w1
+            .as_slice()
+            .expect("weights are kept in standard layout");
+        let w2 = self
+            .w2
+            .as_slice()
+            .expect("weights are kept in standard layout");
         let hidden_units = self.hidden();
         let classes = self.classes();
 

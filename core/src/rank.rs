@@ -50,7 +50,11 @@ pub enum RankError {
 }
 
 /// The `k` best movies for `history`, best first (fewer when fewer are left unwatched).
-pub fn rank(model: &Model, history: &[WatchEvent], k: usize) -> Result<Vec<Recommendation>, RankError> {
+pub fn rank(
+    model: &Model,
+    history: &[WatchEvent],
+    k: usize,
+) -> Result<Vec<Recommendation>, RankError> {
     let scores = scores(model, history)?;
     let classes = model.labels.classes();
     let mut watched: Vec<u64> = history.iter().map(|e| e.content_id).collect();
@@ -75,7 +79,9 @@ pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<Vec<f32>, RankErr
     let classes = model.labels.len();
     let mut probabilities = vec![0.0f32; classes];
     if history.is_empty() {
-        model.mlp.probabilities(&[0.0; FEATURES], &mut probabilities);
+        model
+            .mlp
+            .probabilities(&[0.0; FEATURES], &mut probabilities);
         return Ok(probabilities);
     }
     let rows = history
@@ -148,7 +154,10 @@ mod tests {
         let mut expected = vec![0.0f32; 3];
         for e in &history {
             let movie = model.catalog_entry(e.content_id).unwrap();
-            let row = model.scaler.transform([movie.vote_average, movie.popularity, e.watch_seconds]);
+            let row =
+                model
+                    .scaler
+                    .transform([movie.vote_average, movie.popularity, e.watch_seconds]);
             let mut p = vec![0.0; 3];
             model.mlp.probabilities(&row, &mut p);
             expected.iter_mut().zip(&p).for_each(|(x, p)| *x += p);
@@ -175,7 +184,11 @@ mod tests {
         let mut parts = model.mlp.to_parts();
         parts.w2.iter_mut().for_each(|w| *w = 0.0);
         model.mlp = crate::mlp::Mlp::from_parts(parts).unwrap();
-        let ids: Vec<u64> = rank(&model, &[], 3).unwrap().iter().map(|r| r.content_id).collect();
+        let ids: Vec<u64> = rank(&model, &[], 3)
+            .unwrap()
+            .iter()
+            .map(|r| r.content_id)
+            .collect();
         assert_eq!(ids, [10, 20, 30]);
     }
 
@@ -183,7 +196,9 @@ mod tests {
     fn bad_events_are_named() {
         let model = sample_model();
         assert_eq!(
-            rank(&model, &[event(10, 1.0), event(99, 1.0)], 5).unwrap_err().to_string(),
+            rank(&model, &[event(10, 1.0), event(99, 1.0)], 5)
+                .unwrap_err()
+                .to_string(),
             "history[1]: content_id 99 is not in the model's catalog"
         );
         for bad in [-1.0, f64::NAN, f64::INFINITY] {

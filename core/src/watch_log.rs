@@ -233,10 +233,22 @@ mod tests {
             &format!("{header}-1,2,3,4,5\n"),
             "line 2: user_id '-1' is not a non-negative whole number",
         );
-        check_error(&format!("{header}1,2,3,11,5\n"), "line 2: rating '11' is above 10");
-        check_error(&format!("{header}1,2,-3,4,5\n"), "line 2: watch_seconds '-3' is negative");
-        check_error(&format!("{header}1,2,NaN,4,5\n"), "line 2: watch_seconds 'NaN' is not finite");
-        check_error(&format!("{header}1,2,3,4,inf\n"), "line 2: popularity 'inf' is not finite");
+        check_error(
+            &format!("{header}1,2,3,11,5\n"),
+            "line 2: rating '11' is above 10",
+        );
+        check_error(
+            &format!("{header}1,2,-3,4,5\n"),
+            "line 2: watch_seconds '-3' is negative",
+        );
+        check_error(
+            &format!("{header}1,2,NaN,4,5\n"),
+            "line 2: watch_seconds 'NaN' is not finite",
+        );
+        check_error(
+            &format!("{header}1,2,3,4,inf\n"),
+            "line 2: popularity 'inf' is not finite",
+        );
     }
 
     #[test]

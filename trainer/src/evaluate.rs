@@ -1,0 +1,175 @@
+//! `evaluate`: a model's quality on a watch log, beside baselines that say whether the
+//! model earns its keep.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use cinerec_core::metrics::{
+    leave_last_out, popularity_baseline, popularity_order, random_baseline, ranking_quality,
+    top_k_accuracy, RankingQuality,
+};
+use cinerec_core::scaler::feature_row;
+use cinerec_core::train::split;
+use cinerec_core::{artifact, rank, Model};
+use serde::Serialize;
+
+use crate::cli::EvaluateArgs;
+use crate::output::read;
+use crate::train::read_watch_log;
+
+/// Ranking measures are taken at this cut-off.
+const K: usize = 10;
+
+/// The report `evaluate` prints.
+#[derive(Debug, Serialize)]
+pub struct Evaluation {
+    /// Which model was measured.
+    pub model_id: String,
+    /// Which rows were classified: the training log's test split, or all rows of another log.
+    pub rows_measured: &'static str,
+    /// Rows classified.
+    pub rows: usize,
+    /// Fraction of those rows whose top class is right.
+    pub test_accuracy: f64,
+    /// Fraction whose class is in the top 10.
+    pub test_top10: f64,
+    /// Users measured by leave-last-out.
+    pub users: usize,
+    /// Users left out because their history names a movie the model does not know.
+    pub users_skipped: usize,
+    /// HitRate@10 of the model's ranking.
+    pub hit_rate_at_10: f64,
+    /// NDCG@10 of the model's ranking.
+    pub ndcg_at_10: f64,
+    /// The same measures for the baselines.
+    pub baselines: Baselines,
+}
+
+/// Baseline rankers' quality.
+#[derive(Debug, Serialize)]
+pub struct Baselines {
+    /// Most watched first.
+    pub popularity: Quality,
+    /// A seeded random order.
+    pub random: Quality,
+}
+
+/// HitRate@10 and NDCG@10.
+#[derive(Debug, Serialize)]
+pub struct Quality {
+    /// Fraction of users whose held-out watch is in the top 10.
+    pub hit_rate_at_10: f64,
+    /// Normalised discounted cumulative gain at 10.
+    pub ndcg_at_10: f64,
+}
+
+impl From<RankingQuality> for Quality {
+    fn from(quality: RankingQuality) -> Quality {
+        Quality {
+            hit_rate_at_10: quality.hit_rate,
+            ndcg_at_10: quality.ndcg,
+        }
+    }
+}
+
+/// Reads and checks a `model.bin`.
+pub fn load_model(path: &Path) -> Result<Model> {
+    let bytes = read(path)?;
+    artifact::decode(&bytes).with_context(|| format!("loading model {}", path.display()))
+}
+
+/// Measures `model_path` on `watch_log_path`.
+pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> {
+    let model = load_model(model_path)?;
+    let (rows, log_bytes) = read_watch_log(watch_log_path)?;
+
+    // The training log gives its test split back from the stored seed; any other log is
+    // measured whole.
+    let same_log = artifact::sha256_hex(&log_bytes) == model.metadata.training_data_sha256;
+    let measured: Vec<usize> = if same_log {
+        split(rows.len(), model.metadata.config.seed).test
+    } else {
+        (0..rows.len()).collect()
+    };
+    let classes = model.labels.len();
+    let mut probabilities = Vec::with_capacity(measured.len());
+    let mut targets = Vec::with_capacity(measured.len());
+    for &index in &measured {
+        let row = &rows[index];
+        let features =
+            model
+                .scaler
+                .transform(feature_row(row.rating, row.popularity, row.watch_seconds));
+        let mut out = vec![0.0; classes];
+        model.mlp.probabilities(&features, &mut out);
+        probabilities.push(out);
+        // A content id the model never saw cannot be right: `classes` is out of every top k.
+        targets.push(model.labels.index_of(row.content_id).unwrap_or(classes));
+    }
+    for row in &mut probabilities {
+        row.push(f32::NEG_INFINITY); // the slot for unknown targets, never ranked in
+    }
+
+    let all_cases = leave_last_out(&rows);
+    let cases: Vec<_> = all_cases
+        .iter()
+        .filter(|case| {
+            case.history
+                .iter()
+                .all(|e| model.catalog_entry(e.content_id).is_some())
+        })
+        .cloned()
+        .collect();
+    let held_out: HashSet<(u64, usize)> = last_rows(&rows);
+    let counted: Vec<_> = rows
+        .iter()
+        .enumerate()
+        .filter(|(index, row)| !held_out.contains(&(row.user_id, *index)))
+        .map(|(_, row)| *row)
+        .collect();
+    let candidates = model.labels.classes();
+    let model_quality = ranking_quality(&cases, K, |case| {
+        rank(&model, &case.history, K)
+            .map(|ranked| ranked.iter().map(|r| r.content_id).collect())
+            .unwrap_or_default()
+    });
+    let popularity = popularity_baseline(&cases, &popularity_order(&counted, candidates), K);
+    let random = random_baseline(&cases, candidates, K, model.metadata.config.seed);
+
+    Ok(Evaluation {
+        model_id: model.id(),
+        rows_measured: if same_log {
+            "test split of the training log"
+        } else {
+            "all rows (not the log the model was trained on)"
+        },
+        rows: measured.len(),
+        test_accuracy: top_k_accuracy(&probabilities, &targets, 1),
+        test_top10: top_k_accuracy(&probabilities, &targets, K),
+        users: cases.len(),
+        users_skipped: all_cases.len() - cases.len(),
+        hit_rate_at_10: model_quality.hit_rate,
+        ndcg_at_10: model_quality.ndcg,
+        baselines: Baselines {
+            popularity: popularity.into(),
+            random: random.into(),
+        },
+    })
+}
+
+/// `(user, row index)` of each user's last row: held out, so not counted as popularity.
+fn last_rows(rows: &[cinerec_core::watch_log::WatchRow]) -> HashSet<(u64, usize)> {
+    let mut last = std::collections::HashMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        last.insert(row.user_id, index);
+    }
+    last.into_iter().collect()
+}
+
+/// `evaluate`.
+pub fn run(args: &EvaluateArgs) -> Result<()> {
+    let evaluation = evaluate(&args.model, &args.watch_log)?;
+    println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! `pipeline`: every step in order, into one folder, and a summary table.
+
+use anyhow::Result;
+
+use crate::cli::PipelineArgs;
+use crate::output::write_atomic;
+use crate::preprocess::{self, read_catalog};
+use crate::{demo, evaluate, train};
+
+/// `pipeline`.
+pub fn run(args: &PipelineArgs) -> Result<()> {
+    let out = &args.out;
+    let movies_path = match &args.movies {
+        Some(path) => path.clone(),
+        None => {
+            demo::write(out)?;
+            out.join("movies.json")
+        }
+    };
+    let (movies, report, _) = read_catalog(&movies_path)?;
+    let rows = preprocess::generate(&movies, 100, 20, args.seed);
+    let log_path = out.join("watch_log.csv");
+    write_atomic(&log_path, cinerec_core::watch_log::write(&rows).as_bytes())?;
+    write_atomic(
+        &out.join("watch_log.svg"),
+        preprocess::scatter(&rows).as_bytes(),
+    )?;
+
+    let config = train::config(&args.hyper, args.seed);
+    let trained = train::train_files(&log_path, &movies_path, out, &config)?;
+    let evaluation = evaluate::evaluate(&trained.model_path, &log_path)?;
+    let mut text = serde_json::to_string_pretty(&evaluation)?;
+    text.push('\n');
+    write_atomic(&out.join("evaluation.json"), text.as_bytes())?;
+
+    println!();
+    println!("step        output");
+    println!(
+        "catalog     {} ({} movies{})",
+        movies_path.display(),
+        movies.len(),
+        preprocess::describe_skips(&report)
+    );
+    println!(
+        "watch log   {} ({} rows, seed {})",
+        log_path.display(),
+        rows.len(),
+        args.seed
+    );
+    println!(
+        "model       {} ({} bytes, id {})",
+        trained.model_path.display(),
+        trained.model_bytes,
+        trained.model_id
+    );
+    println!("metrics     {}", out.join("metrics.json").display());
+    println!("evaluation  {}", out.join("evaluation.json").display());
+    println!();
+    println!("measure           model   popularity  random");
+    println!("test accuracy     {:.4}", trained.test_accuracy);
+    println!("test top-10       {:.4}", trained.test_top10);
+    println!(
+        "HitRate@10        {:.4}  {:.4}      {:.4}",
+        evaluation.hit_rate_at_10,
+        evaluation.baselines.popularity.hit_rate_at_10,
+        evaluation.baselines.random.hit_rate_at_10
+    );
+    println!(
+        "NDCG@10           {:.4}  {:.4}      {:.4}",
+        evaluation.ndcg_at_10,
+        evaluation.baselines.popularity.ndcg_at_10,
+        evaluation.baselines.random.ndcg_at_10
+    );
+    println!(
+        "({} users, leave-last-out; training {:.0} rows/s)",
+        evaluation.users, trained.rows_per_second
+    );
+    Ok(())
+}

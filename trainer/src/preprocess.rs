@@ -1,0 +1,178 @@
+//! `preprocess`: a synthetic watch log from a catalog, made the original way.
+//!
+//! Each movie is repeated `int(2^vote_average)` times; users `1..=users` each pick
+//! `randint(0, max_select)` entries with replacement; `watch_seconds` is
+//! base + Normal(0, 0.1·base), clipped to [0, 7200] and truncated, with
+//! base = 7200·(1.1^(r−5) − 1.1^−5)/(1.1^5 − 1.1^−5). Unlike the original (which never
+//! seeded numpy), every draw comes from one seeded generator.
+
+use anyhow::{bail, Context, Result};
+use cinerec_core::catalog::{self, CatalogReport, Movie};
+use cinerec_core::random::Rng;
+use cinerec_core::watch_log::{self, WatchRow};
+
+use crate::cli::PreprocessArgs;
+use crate::output::{read, write_atomic};
+use crate::plot;
+
+/// The longest a watch can be, in seconds.
+pub const MAX_WATCH_SECONDS: f64 = 7200.0;
+
+/// The watch log of the module docs.
+pub fn generate(movies: &[Movie], users: u64, max_select: u64, seed: u64) -> Vec<WatchRow> {
+    let augmented: Vec<&Movie> = movies
+        .iter()
+        .flat_map(|movie| std::iter::repeat_n(movie, copies(movie.vote_average)))
+        .collect();
+    let mut rng = Rng::new(seed);
+    let mut rows = Vec::new();
+    if augmented.is_empty() {
+        return rows;
+    }
+    for user_id in 1..=users {
+        let picks = rng.inclusive(0, max_select);
+        for _ in 0..picks {
+            let movie = augmented[rng.below(augmented.len() as u64) as usize];
+            let base = base_watch_seconds(movie.vote_average);
+            let noisy = base + rng.normal() * 0.1 * base;
+            rows.push(WatchRow {
+                user_id,
+                content_id: movie.id,
+                watch_seconds: noisy.clamp(0.0, MAX_WATCH_SECONDS).trunc(),
+                rating: movie.vote_average,
+                popularity: movie.popularity,
+            });
+        }
+    }
+    rows
+}
+
+/// `int(pow(2, vote_average))`: how many times a movie enters the pick list.
+fn copies(vote_average: f64) -> usize {
+    2f64.powf(vote_average) as usize
+}
+
+/// The expected watch time for a rating: 0 s at 0, 7200 s at 10, convex in between.
+fn base_watch_seconds(rating: f64) -> f64 {
+    let low = 1.1f64.powi(-5);
+    MAX_WATCH_SECONDS * (1.1f64.powf(rating - 5.0) - low) / (1.1f64.powi(5) - low)
+}
+
+/// Reads and parses a catalog file, refusing one with no usable movie.
+pub fn read_catalog(path: &std::path::Path) -> Result<(Vec<Movie>, CatalogReport, Vec<u8>)> {
+    let bytes = read(path)?;
+    let (movies, report) =
+        catalog::parse(&bytes).with_context(|| format!("reading {}", path.display()))?;
+    if movies.is_empty() {
+        bail!(
+            "{}: no usable movie among {} entries{}",
+            path.display(),
+            report.entries,
+            describe_skips(&report)
+        );
+    }
+    Ok((movies, report, bytes))
+}
+
+/// `; skipped N (movie #3: missing id, ...)`, or nothing when nothing was skipped.
+pub fn describe_skips(report: &CatalogReport) -> String {
+    let mut text = String::new();
+    if !report.skipped.is_empty() {
+        let reasons: Vec<String> = report
+            .skipped
+            .iter()
+            .take(5)
+            .map(|s| format!("movie #{}: {}", s.position, s.reason))
+            .collect();
+        let more = report.skipped.len().saturating_sub(5);
+        text.push_str(&format!(
+            "; skipped {} ({}{})",
+            report.skipped.len(),
+            reasons.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if !report.duplicates.is_empty() {
+        text.push_str(&format!(
+            "; dropped {} duplicate ids",
+            report.duplicates.len()
+        ));
+    }
+    text
+}
+
+/// `preprocess`.
+pub fn run(args: &PreprocessArgs) -> Result<()> {
+    let (movies, report, _) = read_catalog(&args.movies)?;
+    let rows = generate(&movies, args.users, args.max_select, args.seed);
+    write_atomic(&args.out, watch_log::write(&rows).as_bytes())?;
+    if let Some(plot_path) = &args.plot {
+        write_atomic(plot_path, scatter(&rows).as_bytes())?;
+    }
+    println!(
+        "wrote {} rows for {} users from {} movies to {}{}",
+        rows.len(),
+        args.users,
+        movies.len(),
+        args.out.display(),
+        describe_skips(&report)
+    );
+    Ok(())
+}
+
+/// Rating against watch_seconds, one dot per row.
+pub fn scatter(rows: &[WatchRow]) -> String {
+    let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.rating, r.watch_seconds)).collect();
+    plot::scatter(
+        "rating vs watch_seconds",
+        "rating",
+        "watch_seconds",
+        &points,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn movie(id: u64, vote_average: f64) -> Movie {
+        let text = format!(r#"[{{"id":{id},"vote_average":{vote_average},"popularity":10.5}}]"#);
+        catalog::parse(text.as_bytes()).unwrap().0.remove(0)
+    }
+
+    #[test]
+    fn base_watch_time_runs_from_zero_to_two_hours() {
+        assert!(base_watch_seconds(0.0).abs() < 1e-9);
+        assert!((base_watch_seconds(10.0) - 7200.0).abs() < 1e-9);
+        assert!(base_watch_seconds(7.0) > base_watch_seconds(6.0));
+    }
+
+    #[test]
+    fn copies_follow_the_originals_int_pow() {
+        assert_eq!(copies(0.0), 1);
+        assert_eq!(copies(7.5), 181);
+        assert_eq!(copies(10.0), 1024);
+    }
+
+    #[test]
+    fn rows_follow_the_recipe_and_the_seed() {
+        let movies = [movie(1, 8.0), movie(2, 4.0)];
+        let rows = generate(&movies, 100, 20, 7);
+        assert_eq!(rows, generate(&movies, 100, 20, 7));
+        assert_ne!(rows, generate(&movies, 100, 20, 8));
+        assert!(rows.iter().all(|r| (1..=100).contains(&r.user_id)));
+        assert!(rows.iter().all(|r| r.watch_seconds.fract() == 0.0));
+        assert!(rows
+            .iter()
+            .all(|r| (0.0..=7200.0).contains(&r.watch_seconds)));
+        // 256 copies against 16: the better-rated movie dominates.
+        let share = rows.iter().filter(|r| r.content_id == 1).count() as f64 / rows.len() as f64;
+        assert!((0.9..0.98).contains(&share), "share {share}");
+        // about 10 picks per user on average
+        assert!((700..1300).contains(&rows.len()), "{} rows", rows.len());
+    }
+}
