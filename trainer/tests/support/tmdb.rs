@@ -1,0 +1,1 @@
+//! placeholder: the stand-in TMDB server comes with the crawler tests.
