@@ -462,7 +462,7 @@ fn fast_exp(x: f32) -> f32 {
     // Cephes' exp2f polynomial for 2^f on [-0.5, 0.5].
     let p = 1.535_336_2e-4;
     let p = p * f + 1.339_887_4e-3;
-    let p = p * f + 9.618_437_4e-3;
+    let p = p * f + 9.618_437e-3;
     let p = p * f + 5.550_332_5e-2;
     let p = p * f + 2.402_264_8e-1;
     let p = p * f + 6.931_472e-1;

@@ -11,6 +11,7 @@ mod plot;
 mod poster;
 mod preprocess;
 mod progress;
+mod tmdb;
 mod train;
 
 use std::process::ExitCode;

@@ -13,7 +13,13 @@ fn trained() -> Workspace {
 }
 
 fn evaluate(ws: &Workspace, model: &str) -> support::Run {
-    ws.run(&["evaluate", "--model", model, "--watch-log", "out/watch_log.csv"])
+    ws.run(&[
+        "evaluate",
+        "--model",
+        model,
+        "--watch-log",
+        "out/watch_log.csv",
+    ])
 }
 
 #[test]
@@ -44,7 +50,11 @@ fn broken_model_files_are_refused_with_the_reason() {
     evaluate(&ws, "empty.bin").fails_with("shorter than the 52-byte header");
 
     let run = evaluate(&ws, "flipped.bin");
-    assert!(run.stderr.contains("flipped.bin"), "the file is named: {}", run.stderr);
+    assert!(
+        run.stderr.contains("flipped.bin"),
+        "the file is named: {}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -57,7 +67,15 @@ fn a_bad_csv_row_names_the_line_and_the_field() {
         format!("{HEADER}1,2,3,4,5\n1,2,3,4,5\n1,2,3,4,5\n1,2,3,4,5\n1,2,abc,4,5\n"),
     );
     let run = ws
-        .run(&["train", "--watch-log", "log.csv", "--movies", page, "--out", "m"])
+        .run(&[
+            "train",
+            "--watch-log",
+            "log.csv",
+            "--movies",
+            page,
+            "--out",
+            "m",
+        ])
         .fails_with("log.csv: line 6: watch_seconds 'abc' is not a number");
     assert!(!ws.join("m/model.bin").exists());
     drop(run);
@@ -74,15 +92,41 @@ fn an_empty_log_and_a_single_class_are_refused_with_a_reason() {
         value["results"][0]["id"].as_u64().unwrap()
     };
     ws.write("empty.csv", HEADER);
-    ws.run(&["train", "--watch-log", "empty.csv", "--movies", page, "--out", "m"])
-        .fails_with("the watch log has no rows");
-    let rows: String = (1..=30).map(|u| format!("{u},{first_id},3600,7.5,100.0\n")).collect();
+    ws.run(&[
+        "train",
+        "--watch-log",
+        "empty.csv",
+        "--movies",
+        page,
+        "--out",
+        "m",
+    ])
+    .fails_with("the watch log has no rows");
+    let rows: String = (1..=30)
+        .map(|u| format!("{u},{first_id},3600,7.5,100.0\n"))
+        .collect();
     ws.write("single.csv", format!("{HEADER}{rows}"));
-    ws.run(&["train", "--watch-log", "single.csv", "--movies", page, "--out", "m"])
-        .fails_with(&format!("single content id ({first_id})"));
+    ws.run(&[
+        "train",
+        "--watch-log",
+        "single.csv",
+        "--movies",
+        page,
+        "--out",
+        "m",
+    ])
+    .fails_with(&format!("single content id ({first_id})"));
     ws.write("nothing.csv", "");
-    ws.run(&["train", "--watch-log", "nothing.csv", "--movies", page, "--out", "m"])
-        .fails_with("nothing.csv: the file is empty");
+    ws.run(&[
+        "train",
+        "--watch-log",
+        "nothing.csv",
+        "--movies",
+        page,
+        "--out",
+        "m",
+    ])
+    .fails_with("nothing.csv: the file is empty");
 }
 
 #[test]
@@ -90,8 +134,16 @@ fn a_log_that_names_movies_missing_from_the_catalog_is_refused() {
     let ws = Workspace::new();
     let page = fixture("popular_page1.json");
     ws.write("log.csv", format!("{HEADER}1,999999999,3600,7.5,100.0\n"));
-    ws.run(&["train", "--watch-log", "log.csv", "--movies", page.to_str().unwrap(), "--out", "m"])
-        .fails_with("content_id 999999999 is not in the catalog");
+    ws.run(&[
+        "train",
+        "--watch-log",
+        "log.csv",
+        "--movies",
+        page.to_str().unwrap(),
+        "--out",
+        "m",
+    ])
+    .fails_with("content_id 999999999 is not in the catalog");
 }
 
 #[test]
@@ -107,14 +159,35 @@ fn catalogs_are_read_in_both_shapes_and_bad_entries_are_counted() {
             {"id":13,"vote_average":12,"popularity":1.0}]}"#,
     );
     let run = ws
-        .run(&["preprocess", "--movies", "page.json", "--out", "log.csv", "--seed", "1"])
+        .run(&[
+            "preprocess",
+            "--movies",
+            "page.json",
+            "--out",
+            "log.csv",
+            "--seed",
+            "1",
+        ])
         .success();
     assert!(run.stdout.contains("from 2 movies"), "{}", run.stdout);
-    assert!(run.stdout.contains("skipped 2 (movie #4: missing id, movie #5: vote_average 12 is outside 0..=10)"), "{}", run.stdout);
-    assert!(run.stdout.contains("dropped 1 duplicate ids"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "skipped 2 (movie #4: missing id, movie #5: vote_average 12 is outside 0..=10)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("dropped 1 duplicate ids"),
+        "{}",
+        run.stdout
+    );
     let log = String::from_utf8(ws.read("log.csv")).unwrap();
     assert!(log.starts_with(HEADER));
-    assert!(log.lines().skip(1).all(|l| l.contains(",11,") || l.contains(",12,")));
+    assert!(log
+        .lines()
+        .skip(1)
+        .all(|l| l.contains(",11,") || l.contains(",12,")));
 
     ws.write("broken.json", "{\"movies\": [\n{\"id\": 1,}\n]}");
     ws.run(&["preprocess", "--movies", "broken.json", "--out", "log2.csv"])
@@ -122,6 +195,12 @@ fn catalogs_are_read_in_both_shapes_and_bad_entries_are_counted() {
     ws.write("none.json", r#"{"movies":[{"title":"x"}]}"#);
     ws.run(&["preprocess", "--movies", "none.json", "--out", "log2.csv"])
         .fails_with("no usable movie among 1 entries; skipped 1 (movie #1: missing id)");
-    ws.run(&["preprocess", "--movies", "missing.json", "--out", "log2.csv"])
-        .fails_with("reading missing.json");
+    ws.run(&[
+        "preprocess",
+        "--movies",
+        "missing.json",
+        "--out",
+        "log2.csv",
+    ])
+    .fails_with("reading missing.json");
 }

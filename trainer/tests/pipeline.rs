@@ -25,7 +25,9 @@ fn pipeline_on_the_demo_catalog_writes_every_output() {
 
     let metrics = ws.read_json("out/metrics.json");
     for field in ["test_accuracy", "test_top10", "rows_per_second"] {
-        let value = metrics[field].as_f64().unwrap_or_else(|| panic!("{field} missing"));
+        let value = metrics[field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{field} missing"));
         assert!(value > 0.0, "{field} = {value}");
     }
     let epochs = metrics["epochs"].as_array().unwrap();
@@ -56,7 +58,11 @@ fn same_seed_gives_byte_identical_outputs_and_another_seed_does_not() {
     ws.run(&["pipeline", "--out", "b", "--seed", "7"]).success();
     ws.run(&["pipeline", "--out", "c", "--seed", "8"]).success();
     for name in ["movies.json", "watch_log.csv", "model.bin", "watch_log.svg"] {
-        assert_eq!(ws.read(&format!("a/{name}")), ws.read(&format!("b/{name}")), "{name}");
+        assert_eq!(
+            ws.read(&format!("a/{name}")),
+            ws.read(&format!("b/{name}")),
+            "{name}"
+        );
     }
     assert_ne!(ws.read("a/watch_log.csv"), ws.read("c/watch_log.csv"));
     assert_ne!(ws.read("a/model.bin"), ws.read("c/model.bin"));
@@ -80,15 +86,37 @@ fn one_page_log_reaches_093_test_accuracy_with_defaults() {
     for seed in ["0", "1", "2"] {
         let log = format!("log{seed}.csv");
         let out = format!("model{seed}");
-        ws.run(&["preprocess", "--movies", page, "--out", &log, "--seed", seed]).success();
-        ws.run(&["train", "--watch-log", &log, "--movies", page, "--out", &out, "--seed", seed])
-            .success();
+        ws.run(&[
+            "preprocess",
+            "--movies",
+            page,
+            "--out",
+            &log,
+            "--seed",
+            seed,
+        ])
+        .success();
+        ws.run(&[
+            "train",
+            "--watch-log",
+            &log,
+            "--movies",
+            page,
+            "--out",
+            &out,
+            "--seed",
+            seed,
+        ])
+        .success();
         let metrics = ws.read_json(&format!("{out}/metrics.json"));
         let accuracy = metrics["test_accuracy"].as_f64().unwrap();
         assert!(accuracy >= 0.93, "seed {seed}: test accuracy {accuracy}");
         // The movie without votes enters the pick list once among ~2,000 entries: often absent.
         let classes = metrics["classes"].as_u64().unwrap();
-        assert!((19..=20).contains(&classes), "seed {seed}: {classes} classes");
+        assert!(
+            (19..=20).contains(&classes),
+            "seed {seed}: {classes} classes"
+        );
     }
 }
 
@@ -97,12 +125,21 @@ fn evaluate_prints_model_and_baselines_as_json() {
     let ws = Workspace::new();
     ws.run(&["pipeline", "--out", "out"]).success();
     let run = ws
-        .run(&["evaluate", "--model", "out/model.bin", "--watch-log", "out/watch_log.csv"])
+        .run(&[
+            "evaluate",
+            "--model",
+            "out/model.bin",
+            "--watch-log",
+            "out/watch_log.csv",
+        ])
         .success();
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["rows_measured"], "test split of the training log");
     let metrics = ws.read_json("out/metrics.json");
-    assert_eq!(report["test_accuracy"], metrics["test_accuracy"], "same split, same answer");
+    assert_eq!(
+        report["test_accuracy"], metrics["test_accuracy"],
+        "same split, same answer"
+    );
     assert!(report["users"].as_u64().unwrap() > 50);
     assert!(report["baselines"]["random"]["hit_rate_at_10"].is_f64());
 }
@@ -110,7 +147,14 @@ fn evaluate_prints_model_and_baselines_as_json() {
 #[test]
 fn every_subcommand_has_help() {
     let ws = Workspace::new();
-    for command in ["demo-catalog", "crawl", "preprocess", "train", "evaluate", "pipeline"] {
+    for command in [
+        "demo-catalog",
+        "crawl",
+        "preprocess",
+        "train",
+        "evaluate",
+        "pipeline",
+    ] {
         let run = ws.run(&[command, "--help"]).success();
         assert!(run.stdout.contains("Usage: cinerec-trainer"), "{command}");
     }
@@ -121,6 +165,9 @@ fn output_files_are_readable_by_others() {
     use std::os::unix::fs::PermissionsExt;
     let ws = Workspace::new();
     ws.run(&["demo-catalog", "--out", "demo"]).success();
-    let mode = std::fs::metadata(ws.join("demo/movies.json")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(ws.join("demo/movies.json"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o644, 0o644, "mode {mode:o}");
 }

@@ -21,6 +21,10 @@ pub struct Run {
 }
 
 impl Run {
+    pub fn from_output(output: Output) -> Run {
+        Run::from(output)
+    }
+
     fn from(output: Output) -> Run {
         Run {
             status: output.status,
@@ -51,8 +55,17 @@ impl Run {
             self.stderr
         );
         assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
-        let error_lines: Vec<&str> = self.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
-        assert_eq!(error_lines.len(), 1, "one error line expected:\n{}", self.stderr);
+        let error_lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        assert_eq!(
+            error_lines.len(),
+            1,
+            "one error line expected:\n{}",
+            self.stderr
+        );
         assert!(
             error_lines[0].contains(needle),
             "error line lacks {needle:?}:\n{}",
@@ -89,7 +102,12 @@ impl Workspace {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.command().args(args).output().expect("the trainer runs"))
+        Run::from(
+            self.command()
+                .args(args)
+                .output()
+                .expect("the trainer runs"),
+        )
     }
 
     pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
@@ -112,5 +130,7 @@ impl Workspace {
 
 /// The checked-in fixture page (see tests/data/README.md).
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }

@@ -1,0 +1,139 @@
+//! Property tests for the parsers and the artifact loader: arbitrary input gives a value or
+//! an error, never a panic, and what is written reads back the same.
+
+use cinerec_core::artifact::{self, HEADER_LEN};
+use cinerec_core::catalog;
+use cinerec_core::train::{fit, Optimizer, TrainConfig};
+use cinerec_core::watch_log::{self, WatchRow};
+use cinerec_core::{CatalogEntry, Metadata, Model};
+use proptest::prelude::*;
+
+fn row() -> impl Strategy<Value = WatchRow> {
+    (
+        1u64..200,
+        1u64..2_000_000,
+        0u32..7200,
+        0.0f64..=10.0,
+        0.0f64..5000.0,
+    )
+        .prop_map(
+            |(user_id, content_id, seconds, rating, popularity)| WatchRow {
+                user_id,
+                content_id,
+                watch_seconds: seconds as f64,
+                rating,
+                popularity,
+            },
+        )
+}
+
+/// A small trained model, built once: training is deterministic, so this is a fixed input.
+fn model_bytes() -> Vec<u8> {
+    let rows: Vec<WatchRow> = (0..60)
+        .map(|i| WatchRow {
+            user_id: i % 9,
+            content_id: 10 + i % 4,
+            watch_seconds: 100.0 * (i % 5) as f64,
+            rating: 5.0 + (i % 4) as f64,
+            popularity: 10.0 * (i % 4) as f64,
+        })
+        .collect();
+    let config = TrainConfig {
+        epochs: 2,
+        hidden: 4,
+        batch_size: 8,
+        optimizer: Optimizer::Adam,
+        learning_rate: 0.1,
+        seed: 1,
+    };
+    let fitted = fit(&rows, &config, &mut |_| {}).unwrap();
+    let catalog = fitted
+        .labels
+        .classes()
+        .iter()
+        .map(|&id| CatalogEntry {
+            id,
+            title: format!("movie {id}"),
+            poster: format!("{id}.svg"),
+            vote_average: 5.0 + (id % 4) as f64,
+            popularity: 10.0 * (id % 4) as f64,
+        })
+        .collect();
+    let model = Model {
+        metadata: Metadata {
+            format_version: artifact::FORMAT_VERSION,
+            code_version: "properties".into(),
+            config,
+            training_data_sha256: String::new(),
+            catalog_sha256: String::new(),
+            rows: 60,
+            split_sizes: fitted.split_sizes.map(|n| n as u64),
+            test: fitted.test,
+            epochs: fitted.epochs,
+        },
+        scaler: fitted.scaler,
+        labels: fitted.labels,
+        mlp: fitted.mlp,
+        catalog,
+    };
+    artifact::encode(&model)
+}
+
+proptest! {
+    #[test]
+    fn watch_logs_round_trip(rows in prop::collection::vec(row(), 0..40)) {
+        let text = watch_log::write(&rows);
+        prop_assert_eq!(watch_log::parse(&text).unwrap(), rows);
+    }
+
+    #[test]
+    fn watch_log_parser_never_panics(text in "(user_id,content_id,watch_seconds,rating,popularity\n)?[-0-9a-z.,\n\r ]{0,200}") {
+        let _ = watch_log::parse(&text);
+    }
+
+    #[test]
+    fn catalog_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = catalog::parse(&bytes);
+    }
+
+    #[test]
+    fn catalog_parser_never_panics_on_json_like_text(text in r#"\{"(movies|results)":\[(\{"id":-?[0-9]{1,21}(\.5)?,"vote_average":-?[0-9]{1,3}(e9)?,"popularity":(null|"x"|[0-9]{1,400})\},?){0,3}\]\}"#) {
+        let _ = catalog::parse(text.as_bytes());
+    }
+
+    #[test]
+    fn loader_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        prop_assert!(artifact::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn loader_refuses_any_corruption_of_a_real_artifact(
+        position in 0usize..10_000,
+        xor in 1u8..=255,
+        cut in prop::option::of(0usize..10_000),
+    ) {
+        let mut bytes = model_bytes();
+        let position = position % bytes.len();
+        bytes[position] ^= xor;
+        if let Some(cut) = cut {
+            bytes.truncate(cut % bytes.len());
+        }
+        prop_assert!(artifact::decode(&bytes).is_err());
+    }
+
+    /// With a re-sealed checksum, corruption reaches the decoder itself: it may yield a
+    /// (different but valid) model or an error, but never a panic.
+    #[test]
+    fn decoder_survives_resealed_corruption(position in 0usize..10_000, xor in 1u8..=255) {
+        use sha2::{Digest, Sha256};
+        let mut bytes = model_bytes();
+        let payload_len = bytes.len() - HEADER_LEN;
+        let position = HEADER_LEN + position % payload_len;
+        bytes[position] ^= xor;
+        let digest = Sha256::digest(&bytes[HEADER_LEN..]);
+        bytes[20..52].copy_from_slice(&digest);
+        if let Ok(model) = artifact::decode(&bytes) {
+            let _ = cinerec_core::rank(&model, &[], 5);
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! The crawler against a stand-in TMDB server on 127.0.0.1: the real binary, real HTTP.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::tmdb::{movie_id, page, Reply, Server};
+use support::{Run, Workspace};
+
+const KEY: &str = "test-key-5f3a9c71";
+const TOKEN: &str = "eyJ0b2tlbi1mb3ItdGVzdHMifQ.c2VjcmV0";
+
+/// A server that answers every popular page with `page(n, total_pages)` and every poster
+/// with a small JPEG.
+fn healthy(total_pages: u64) -> Server {
+    Server::start(move |request| {
+        if request.path.starts_with("/t/p/w185/") {
+            return jpeg();
+        }
+        Reply::json(200, page(request.page(), total_pages))
+    })
+}
+
+fn jpeg() -> Reply {
+    Reply::Full {
+        status: 200,
+        headers: vec![("Content-Type".into(), "image/jpeg".into())],
+        body: b"\xFF\xD8\xFF\xE0fake-jpeg-for-tests\xFF\xD9".to_vec(),
+    }
+}
+
+/// Runs `crawl` with the API key and quick retry settings, plus `extra` flags.
+fn crawl(ws: &Workspace, server: &Server, extra: &[&str]) -> Run {
+    let base = server.base_url();
+    let mut args = vec![
+        "crawl",
+        "--out",
+        "movies.json",
+        "--base-url",
+        &base,
+        "--interval-ms",
+        "0",
+        "--backoff-ms",
+        "20",
+    ];
+    args.extend_from_slice(extra);
+    let output = ws
+        .command()
+        .env("TMDB_API_KEY", KEY)
+        .args(&args)
+        .output()
+        .unwrap();
+    let run = Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_no_secret(ws, &run);
+    run
+}
+
+/// The key appears nowhere: not in what the crawler printed, nor in any file it left.
+fn assert_no_secret(ws: &Workspace, run: &Run) {
+    for secret in [KEY, TOKEN] {
+        assert!(
+            !run.stdout.contains(secret),
+            "stdout holds the secret:\n{}",
+            run.stdout
+        );
+        assert!(
+            !run.stderr.contains(secret),
+            "stderr holds the secret:\n{}",
+            run.stderr
+        );
+    }
+    for entry in walk(ws.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(KEY) && !text.contains(TOKEN),
+            "{} holds the secret",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn movies(ws: &Workspace) -> Vec<serde_json::Value> {
+    ws.read_json("movies.json")["movies"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn crawls_pages_keeps_tmdb_fields_as_received_and_drops_cross_page_duplicates() {
+    let ws = Workspace::new();
+    let server = healthy(40_578);
+    let run = crawl(&ws, &server, &["--end-page", "3"]).success();
+    assert!(
+        run.stdout.contains("wrote 58 movies from pages 1..=3"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("2 duplicates dropped"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(server.pages_requested(), [1, 2, 3]);
+
+    let request = &server.requests()[0];
+    assert_eq!(request.path, "/3/movie/popular");
+    assert_eq!(request.query["language"], "ko-KR");
+    assert_eq!(request.query["region"], "KR");
+    assert_eq!(request.query["api_key"], KEY);
+    assert_eq!(request.authorization, None);
+
+    let movies = movies(&ws);
+    let served: serde_json::Value = serde_json::from_str(&page(1, 40_578)).unwrap();
+    assert_eq!(
+        movies[0], served["results"][0],
+        "fields exactly as received"
+    );
+    assert_eq!(movies[3]["poster_path"], serde_json::Value::Null);
+    assert_eq!(movies[4]["release_date"], "");
+    assert_eq!(movies[4]["overview"], "");
+    let ids: Vec<u64> = movies.iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids.iter().filter(|&&id| id == movie_id(1, 19)).count(), 1);
+    assert!(
+        !ws.join(".movies.json.crawl").exists(),
+        "checkpoints go after success"
+    );
+}
+
+#[test]
+fn the_access_token_goes_in_a_bearer_header_not_the_url() {
+    let ws = Workspace::new();
+    let server = healthy(1);
+    let base = server.base_url();
+    let output = ws
+        .command()
+        .env("TMDB_ACCESS_TOKEN", TOKEN)
+        .env("TMDB_API_KEY", KEY)
+        .args([
+            "crawl",
+            "--out",
+            "movies.json",
+            "--base-url",
+            &base,
+            "--interval-ms",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let request = &server.requests()[0];
+    assert_eq!(
+        request.authorization.as_deref(),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert!(!request.query.contains_key("api_key"));
+}
+
+#[test]
+fn an_old_dotenv_with_a_movie_base_url_keeps_working() {
+    let ws = Workspace::new();
+    let server = healthy(1);
+    ws.write(
+        ".env",
+        format!(
+            "TMDB_BASE_URL={}/movie\nTMDB_API_KEY={KEY}\n",
+            server.base_url()
+        ),
+    );
+    let run = Run::from_output(
+        ws.command()
+            .args(["crawl", "--out", "movies.json", "--end-page", "1"])
+            .output()
+            .unwrap(),
+    )
+    .success();
+    assert!(!run.stderr.contains(KEY) && !run.stdout.contains(KEY));
+    assert_eq!(server.requests()[0].path, "/3/movie/popular");
+    assert_eq!(movies(&ws).len(), 20);
+}
+
+#[test]
+fn no_credentials_says_how_to_get_one_and_that_the_demo_works_without() {
+    let ws = Workspace::new();
+    ws.run(&["crawl", "--out", "movies.json"])
+        .fails_with("no TMDB credentials: set TMDB_ACCESS_TOKEN")
+        .stderr
+        .contains("demo-catalog")
+        .then_some(())
+        .expect("mentions demo-catalog");
+}
+
+#[test]
+fn the_page_range_is_clamped_to_total_pages_and_to_500() {
+    let ws = Workspace::new();
+    let server = healthy(4);
+    let run = crawl(&ws, &server, &["--end-page", "9"]).success();
+    assert_eq!(server.pages_requested(), [1, 2, 3, 4]);
+    assert!(
+        run.stderr.contains("TMDB reports 4 pages"),
+        "{}",
+        run.stderr
+    );
+
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        if request.page() > 500 {
+            Reply::json(
+                400,
+                r#"{"success":false,"status_code":22,"status_message":"Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."}"#,
+            )
+        } else {
+            Reply::json(200, page(request.page(), 40_578))
+        }
+    });
+    let run = crawl(&ws, &server, &["--start-page", "499", "--end-page", "600"]).success();
+    assert_eq!(server.pages_requested(), [499, 500]);
+    assert!(
+        run.stderr
+            .contains("serves at most 500: fetching pages 499..=500"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_429_is_retried_with_and_without_retry_after() {
+    for retry_after in [None, Some("1")] {
+        let ws = Workspace::new();
+        let server = Server::start(move |request| {
+            if request.attempt == 1 && request.page() == 2 {
+                let reply = Reply::json(
+                    429,
+                    r#"{"success":false,"status_code":25,"status_message":"Your request count (41) is over the allowed limit of 40."}"#,
+                );
+                match retry_after {
+                    Some(seconds) => reply.with_header("Retry-After", seconds),
+                    None => reply,
+                }
+            } else {
+                Reply::json(200, page(request.page(), 3))
+            }
+        });
+        let started = Instant::now();
+        let run = crawl(&ws, &server, &["--end-page", "3"]).success();
+        assert_eq!(server.pages_requested(), [1, 2, 2, 3]);
+        assert!(
+            run.stderr.contains("page 2: too many requests (HTTP 429"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stdout.contains("1 retries"), "{}", run.stdout);
+        if retry_after.is_some() {
+            assert!(run.stderr.contains("retrying in 1.0 s"), "{}", run.stderr);
+            assert!(
+                started.elapsed() >= Duration::from_millis(950),
+                "Retry-After was honoured"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_503_twice_then_success_is_retried() {
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        if request.attempt <= 2 {
+            Reply::json(
+                503,
+                r#"{"success":false,"status_code":46,"status_message":"Service temporarily unavailable."}"#,
+            )
+        } else {
+            Reply::json(200, page(request.page(), 1))
+        }
+    });
+    let run = crawl(&ws, &server, &[]).success();
+    assert_eq!(server.pages_requested(), [1, 1, 1]);
+    assert_eq!(
+        run.stderr.matches("TMDB is unavailable (HTTP 503").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(movies(&ws).len(), 20);
+}
+
+#[test]
+fn a_response_slower_than_the_timeout_is_retried_then_given_up_on() {
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        let reply = Reply::json(200, page(request.page(), 1));
+        if request.attempt == 1 {
+            Reply::Delay(Duration::from_secs(3), Box::new(reply))
+        } else {
+            reply
+        }
+    });
+    let run = crawl(&ws, &server, &["--timeout-secs", "0.5"]).success();
+    assert!(
+        run.stderr.contains("no complete answer within 0.5 s"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.pages_requested(), [1, 1]);
+
+    let ws = Workspace::new();
+    let server = Server::start(|_| Reply::Hang);
+    let run = crawl(&ws, &server, &["--timeout-secs", "0.3", "--attempts", "2"]);
+    run.fails_with("page 1: gave up after 2 attempts; the last: no complete answer within 0.3 s");
+    assert!(!ws.join("movies.json").exists());
+}
+
+#[test]
+fn a_dropped_connection_is_retried() {
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        if request.attempt == 1 {
+            Reply::Close
+        } else {
+            Reply::json(200, page(request.page(), 1))
+        }
+    });
+    crawl(&ws, &server, &[]).success();
+    assert_eq!(server.pages_requested(), [1, 1]);
+}
+
+#[test]
+fn a_401_stops_at_once_and_says_the_credentials_were_rejected() {
+    let ws = Workspace::new();
+    let server = Server::start(|_| {
+        Reply::json(
+            401,
+            r#"{"status_code":7,"status_message":"Invalid API key: You must be granted a valid key.","success":false}"#,
+        )
+    });
+    crawl(&ws, &server, &["--end-page", "3"]).fails_with(
+        "page 1: TMDB rejected the credentials (HTTP 401): Invalid API key: You must be granted a valid key. (TMDB status_code 7)",
+    );
+    assert_eq!(server.pages_requested(), [1], "no retry");
+    assert!(!ws.join("movies.json").exists());
+}
+
+#[test]
+fn malformed_json_and_html_pages_are_retried_then_reported() {
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        let whole = page(request.page(), 1);
+        Reply::json(200, &whole[..whole.len() / 2])
+    });
+    crawl(&ws, &server, &["--attempts", "3"])
+        .fails_with("page 1: gave up after 3 attempts; the last: the answer is not a TMDB page: EOF while parsing");
+    assert_eq!(server.pages_requested(), [1, 1, 1]);
+    assert!(!ws.join("movies.json").exists());
+
+    let ws = Workspace::new();
+    let server = Server::start(|_| Reply::Full {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+        body: b"<!DOCTYPE html><html><body>Service maintenance</body></html>".to_vec(),
+    });
+    crawl(&ws, &server, &["--attempts", "2"]).fails_with(
+        "TMDB answered with an HTML page instead of JSON (text/html; charset=utf-8, 60 bytes)",
+    );
+}
+
+#[test]
+fn a_killed_crawl_resumes_from_its_checkpoints_and_gives_the_same_file() {
+    // The reference: an uninterrupted crawl.
+    let reference = Workspace::new();
+    let server = healthy(5);
+    crawl(&reference, &server, &["--end-page", "5"]).success();
+    drop(server);
+
+    // A crawl that hangs on page 3 and is killed there.
+    let ws = Workspace::new();
+    let hanging = Server::start(|request| {
+        if request.page() == 3 {
+            Reply::Hang
+        } else {
+            Reply::json(200, page(request.page(), 5))
+        }
+    });
+    let base = hanging.base_url();
+    let mut child = ws
+        .command()
+        .env("TMDB_API_KEY", KEY)
+        .args([
+            "crawl",
+            "--out",
+            "movies.json",
+            "--base-url",
+            &base,
+            "--interval-ms",
+            "0",
+            "--end-page",
+            "5",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ws.join(".movies.json.crawl/page-002.json").exists() {
+        assert!(Instant::now() < deadline, "the crawl never got to page 2");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while hanging.pages_requested().len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the crawl never asked for page 3"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!ws.join("movies.json").exists(), "no half catalog");
+    drop(hanging);
+
+    let server = healthy(5);
+    crawl(&ws, &server, &["--end-page", "5"]).success();
+    assert_eq!(
+        server.pages_requested(),
+        [3, 4, 5],
+        "only the missing pages"
+    );
+    assert_eq!(ws.read("movies.json"), reference.read("movies.json"));
+}
+
+#[test]
+fn posters_give_one_image_per_movie_and_the_pipeline_trains_on_the_crawl() {
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        if request.path.starts_with("/t/p/w185/") {
+            // The first answer for one poster is an error page: retried like any other.
+            if request.path.ends_with("/p1009.jpg") && request.attempt == 1 {
+                return Reply::Full {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "text/html".into())],
+                    body: b"<html>oops</html>".to_vec(),
+                };
+            }
+            return jpeg();
+        }
+        Reply::json(200, page(request.page(), 2))
+    });
+    let image_base = server.image_base_url();
+    let run = crawl(
+        &ws,
+        &server,
+        &[
+            "--end-page",
+            "2",
+            "--posters",
+            "posters",
+            "--image-base-url",
+            &image_base,
+        ],
+    )
+    .success();
+    assert!(
+        run.stderr
+            .contains("poster of movie 1009: the answer is text/html, not an image"),
+        "{}",
+        run.stderr
+    );
+    let movies = movies(&ws);
+    assert_eq!(movies.len(), 39);
+    let mut names: Vec<String> = std::fs::read_dir(ws.join("posters"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 39, "one poster per movie");
+    assert!(
+        names.contains(&format!("{}.svg", movie_id(1, 3))),
+        "null poster_path → generated"
+    );
+    assert!(names.contains(&format!("{}.jpg", movie_id(1, 0))));
+    let poster_requests: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/t/p/"))
+        .collect();
+    assert!(
+        poster_requests
+            .iter()
+            .all(|r| !r.target.contains("api_key") && r.authorization.is_none()),
+        "image requests carry no credential"
+    );
+
+    let run = ws
+        .run(&["pipeline", "--movies", "movies.json", "--out", "out"])
+        .success();
+    assert!(run.stdout.contains("model.bin"), "{}", run.stdout);
+    let metrics = ws.read_json("out/metrics.json");
+    assert!(metrics["classes"].as_u64().unwrap() > 10);
+}
