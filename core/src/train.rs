@@ -647,29 +647,29 @@ mod tests {
             b.forward(m, 2, &targets).0 / 2.0
         };
         let epsilon = 1e-3f32;
-        for (row, col) in [(0, 0), (1, 2), (2, 3)] {
-            let mut plus = mlp.clone();
-            plus.w1[(row, col)] += epsilon;
-            let mut minus = mlp.clone();
-            minus.w1[(row, col)] -= epsilon;
-            let numeric = (loss(&plus) - loss(&minus)) / (2.0 * epsilon as f64);
-            let analytic = buffers.grad_w1[(row, col)] as f64;
-            assert!(
-                (numeric - analytic).abs() < 1e-3,
-                "w1 {numeric} vs {analytic}"
-            );
-        }
-        for (row, col) in [(0, 0), (3, 1)] {
-            let mut plus = mlp.clone();
-            plus.w2[(row, col)] += epsilon;
-            let mut minus = mlp.clone();
-            minus.w2[(row, col)] -= epsilon;
-            let numeric = (loss(&plus) - loss(&minus)) / (2.0 * epsilon as f64);
-            let analytic = buffers.grad_w2[(row, col)] as f64;
-            assert!(
-                (numeric - analytic).abs() < 1e-3,
-                "w2 {numeric} vs {analytic}"
-            );
+        type Weights = fn(&mut Mlp) -> &mut Array2<f32>;
+        type Layer<'a> = (&'a str, Weights, &'a Array2<f32>, &'a [(usize, usize)]);
+        let layers: [Layer; 2] = [
+            (
+                "w1",
+                |m| &mut m.w1,
+                &buffers.grad_w1,
+                &[(0, 0), (1, 2), (2, 3)],
+            ),
+            ("w2", |m| &mut m.w2, &buffers.grad_w2, &[(0, 0), (3, 1)]),
+        ];
+        for (name, weights, gradient, points) in layers {
+            for &point in points {
+                let (mut plus, mut minus) = (mlp.clone(), mlp.clone());
+                weights(&mut plus)[point] += epsilon;
+                weights(&mut minus)[point] -= epsilon;
+                let numeric = (loss(&plus) - loss(&minus)) / (2.0 * epsilon as f64);
+                let analytic = gradient[point] as f64;
+                assert!(
+                    (numeric - analytic).abs() < 1e-3,
+                    "{name}{point:?}: {numeric} vs {analytic}"
+                );
+            }
         }
     }
 

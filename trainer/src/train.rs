@@ -209,29 +209,21 @@ fn check_log_matches_catalog(
 }
 
 fn curves(model: &Model) -> String {
-    let epochs = &model.metadata.epochs;
-    let pick = |f: fn(&cinerec_core::train::EpochReport) -> f64| epochs.iter().map(f).collect();
+    type Measure = fn(&cinerec_core::train::EpochReport) -> f64;
+    let measures: [(&str, Measure); 4] = [
+        ("train_loss", |e| e.train_loss),
+        ("val_loss", |e| e.val_loss),
+        ("train_accuracy", |e| e.train_accuracy),
+        ("val_accuracy", |e| e.val_accuracy),
+    ];
+    let series = measures.map(|(name, measure)| Series {
+        name,
+        values: model.metadata.epochs.iter().map(measure).collect(),
+    });
     plot::lines(
         "training: loss and accuracy per epoch",
         "epoch",
         "value",
-        &[
-            Series {
-                name: "train_loss",
-                values: pick(|e| e.train_loss),
-            },
-            Series {
-                name: "val_loss",
-                values: pick(|e| e.val_loss),
-            },
-            Series {
-                name: "train_accuracy",
-                values: pick(|e| e.train_accuracy),
-            },
-            Series {
-                name: "val_accuracy",
-                values: pick(|e| e.val_accuracy),
-            },
-        ],
+        &series,
     )
 }

@@ -29,8 +29,8 @@ fn jpeg() -> Reply {
     }
 }
 
-/// Runs `crawl` with the API key and quick retry settings, plus `extra` flags.
-fn crawl(ws: &Workspace, server: &Server, extra: &[&str]) -> Run {
+/// `crawl` against `server` with the API key and quick retry settings, plus `extra` flags.
+fn crawl_command(ws: &Workspace, server: &Server, extra: &[&str]) -> std::process::Command {
     let base = server.base_url();
     let mut args = vec![
         "crawl",
@@ -44,12 +44,14 @@ fn crawl(ws: &Workspace, server: &Server, extra: &[&str]) -> Run {
         "20",
     ];
     args.extend_from_slice(extra);
-    let output = ws
-        .command()
-        .env("TMDB_API_KEY", KEY)
-        .args(&args)
-        .output()
-        .unwrap();
+    let mut command = ws.command();
+    command.env("TMDB_API_KEY", KEY).args(&args);
+    command
+}
+
+/// Runs [`crawl_command`] and checks that the secret went nowhere.
+fn crawl(ws: &Workspace, server: &Server, extra: &[&str]) -> Run {
+    let output = crawl_command(ws, server, extra).output().unwrap();
     let run = Run {
         status: output.status,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -149,20 +151,8 @@ fn crawls_pages_keeps_tmdb_fields_as_received_and_drops_cross_page_duplicates() 
 fn the_access_token_goes_in_a_bearer_header_not_the_url() {
     let ws = Workspace::new();
     let server = healthy(1);
-    let base = server.base_url();
-    let output = ws
-        .command()
+    let output = crawl_command(&ws, &server, &[])
         .env("TMDB_ACCESS_TOKEN", TOKEN)
-        .env("TMDB_API_KEY", KEY)
-        .args([
-            "crawl",
-            "--out",
-            "movies.json",
-            "--base-url",
-            &base,
-            "--interval-ms",
-            "0",
-        ])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -398,21 +388,7 @@ fn a_killed_crawl_resumes_from_its_checkpoints_and_gives_the_same_file() {
             Reply::json(200, page(request.page(), 5))
         }
     });
-    let base = hanging.base_url();
-    let mut child = ws
-        .command()
-        .env("TMDB_API_KEY", KEY)
-        .args([
-            "crawl",
-            "--out",
-            "movies.json",
-            "--base-url",
-            &base,
-            "--interval-ms",
-            "0",
-            "--end-page",
-            "5",
-        ])
+    let mut child = crawl_command(&ws, &hanging, &["--end-page", "5"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
