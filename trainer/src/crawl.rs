@@ -116,6 +116,7 @@ fn crawl(args: &CrawlArgs, credential: Credential, env_base_url: Option<String>)
             first.total_pages, args.start_page, args.end_page
         ));
     }
+    progress.set_total(u64::from(last.saturating_sub(args.start_page) + 1));
     if last < args.start_page {
         bail!(
             "--start-page {} is beyond the last page TMDB serves for this listing ({last})",

@@ -97,6 +97,10 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
     let mut targets = Vec::with_capacity(measured.len());
     for &index in &measured {
         let row = &rows[index];
+        // A content id the model never saw cannot be predicted: it counts as a miss.
+        let Some(target) = model.labels.index_of(row.content_id) else {
+            continue;
+        };
         let features =
             model
                 .scaler
@@ -104,12 +108,9 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         let mut out = vec![0.0; classes];
         model.mlp.probabilities(&features, &mut out);
         probabilities.push(out);
-        // A content id the model never saw cannot be right: `classes` is out of every top k.
-        targets.push(model.labels.index_of(row.content_id).unwrap_or(classes));
+        targets.push(target);
     }
-    for row in &mut probabilities {
-        row.push(f32::NEG_INFINITY); // the slot for unknown targets, never ranked in
-    }
+    let known_share = targets.len() as f64 / measured.len().max(1) as f64;
 
     let all_cases = leave_last_out(&rows);
     let cases: Vec<_> = all_cases
@@ -145,8 +146,8 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
             "all rows (not the log the model was trained on)"
         },
         rows: measured.len(),
-        test_accuracy: top_k_accuracy(&probabilities, &targets, 1),
-        test_top10: top_k_accuracy(&probabilities, &targets, K),
+        test_accuracy: top_k_accuracy(&probabilities, &targets, 1) * known_share,
+        test_top10: top_k_accuracy(&probabilities, &targets, K) * known_share,
         users: cases.len(),
         users_skipped: all_cases.len() - cases.len(),
         hit_rate_at_10: model_quality.hit_rate,

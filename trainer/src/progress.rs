@@ -40,6 +40,13 @@ impl Progress {
         }
     }
 
+    /// Changes the number of steps (a crawl learns its page count from the first page).
+    pub fn set_total(&self, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+        }
+    }
+
     /// A note that should not disturb the bar.
     pub fn note(&self, message: &str) {
         match &self.bar {

@@ -171,3 +171,45 @@ fn output_files_are_readable_by_others() {
         .mode();
     assert_eq!(mode & 0o644, 0o644, "mode {mode:o}");
 }
+
+#[test]
+fn evaluate_on_another_log_measures_all_rows_and_counts_unknown_movies_as_misses() {
+    let ws = Workspace::new();
+    ws.run(&["pipeline", "--out", "out"]).success();
+    let page = fixture("popular_page1.json");
+    ws.run(&[
+        "preprocess",
+        "--movies",
+        page.to_str().unwrap(),
+        "--out",
+        "other.csv",
+    ])
+    .success();
+    let run = ws
+        .run(&[
+            "evaluate",
+            "--model",
+            "out/model.bin",
+            "--watch-log",
+            "other.csv",
+        ])
+        .success();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["rows_measured"],
+        "all rows (not the log the model was trained on)"
+    );
+    let rows = std::fs::read_to_string(ws.join("other.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(report["rows"], rows);
+    assert_eq!(
+        report["test_accuracy"], 0.0,
+        "none of these movies is a class of the model"
+    );
+    assert_eq!(report["test_top10"], 0.0);
+    assert_eq!(report["users"], 0);
+    assert!(report["users_skipped"].as_u64().unwrap() > 50);
+}
