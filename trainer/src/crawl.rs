@@ -56,9 +56,10 @@ fn crawl(args: &CrawlArgs, credential: Credential, env_base_url: Option<String>)
             args.end_page
         );
     }
-    if !(args.timeout_secs.is_finite() && args.timeout_secs > 0.0) {
+    // Duration::from_secs_f64 panics on what does not fit; an hour is already absurd.
+    if !(args.timeout_secs > 0.0 && args.timeout_secs <= 3600.0) {
         bail!(
-            "--timeout-secs {} must be a positive number",
+            "--timeout-secs {:?} must be more than 0 and at most 3600",
             args.timeout_secs
         );
     }

@@ -489,3 +489,15 @@ fn posters_give_one_image_per_movie_and_the_pipeline_trains_on_the_crawl() {
     let metrics = ws.read_json("out/metrics.json");
     assert!(metrics["classes"].as_u64().unwrap() > 10);
 }
+
+#[test]
+fn impossible_flags_are_refused_before_any_request() {
+    let ws = Workspace::new();
+    let server = healthy(3);
+    crawl(&ws, &server, &["--timeout-secs", "1e300"])
+        .fails_with("--timeout-secs 1e300 must be more than 0 and at most 3600");
+    crawl(&ws, &server, &["--timeout-secs", "NaN"]).fails_with("must be more than 0");
+    crawl(&ws, &server, &["--start-page", "5", "--end-page", "2"])
+        .fails_with("--start-page 5 is after --end-page 2");
+    assert!(server.requests().is_empty());
+}
