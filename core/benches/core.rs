@@ -100,7 +100,7 @@ fn ranking(c: &mut Criterion) {
         })
         .collect();
     c.bench_function("rank_20_events_58_classes", |b| {
-        b.iter(|| rank(black_box(&model), black_box(&history), 10).expect("known ids"))
+        b.iter(|| rank(black_box(&model), black_box(&history), 10).expect("valid watch times"))
     });
 }
 

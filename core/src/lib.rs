@@ -21,8 +21,8 @@ returns values, which is what lets it run in a browser and be tested without fil
 use cinerec_core::{rank, WatchEvent};
 # fn demo(model: &cinerec_core::Model) -> Result<(), cinerec_core::RankError> {
 let history = [WatchEvent { content_id: 42, watch_seconds: 3600.0 }];
-let top = rank(model, &history, 10)?;
-for recommendation in top {
+let ranking = rank(model, &history, 10)?;
+for recommendation in ranking.recommendations {
     println!("{} {:.4}", recommendation.content_id, recommendation.score);
 }
 # Ok(()) }
@@ -42,4 +42,4 @@ pub mod train;
 pub mod watch_log;
 
 pub use artifact::{decode, encode, ArtifactError, CatalogEntry, Metadata, Model};
-pub use rank::{rank, RankError, Recommendation, WatchEvent};
+pub use rank::{rank, RankError, Ranking, Recommendation, WatchEvent};

@@ -4,6 +4,11 @@
 //! and popularity and the event's watch time; a movie's score is the mean of the softmax
 //! outputs over the events; movies already watched are left out; ties break by ascending
 //! content id. An empty history ranks for the average viewer: the standardised zero row.
+//!
+//! Events naming a movie the model's catalog does not have (a visitor's history outlives a
+//! model; a client sends a stale id) are left out and reported in [`Ranking::ignored`], so
+//! the page and the server treat them the same way; a history of only such events ranks as
+//! the empty one.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,17 +33,19 @@ pub struct Recommendation {
     pub score: f32,
 }
 
+/// The answer of [`rank`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranking {
+    /// The best movies, best first.
+    pub recommendations: Vec<Recommendation>,
+    /// Content ids of the history that the model's catalog does not have, in history order;
+    /// they took no part in the ranking.
+    pub ignored: Vec<u64>,
+}
+
 /// A history the ranking cannot use.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RankError {
-    /// The event names a movie the model's catalog does not have.
-    #[error("history[{index}]: content_id {content_id} is not in the model's catalog")]
-    UnknownContent {
-        /// Position in the history.
-        index: usize,
-        /// The unknown id.
-        content_id: u64,
-    },
     /// The watch time is negative, NaN or infinite.
     #[error("history[{index}]: watch_seconds {value} is not a finite, non-negative number")]
     BadWatchSeconds {
@@ -50,12 +57,8 @@ pub enum RankError {
 }
 
 /// The `k` best movies for `history`, best first (fewer when fewer are left unwatched).
-pub fn rank(
-    model: &Model,
-    history: &[WatchEvent],
-    k: usize,
-) -> Result<Vec<Recommendation>, RankError> {
-    let scores = scores(model, history)?;
+pub fn rank(model: &Model, history: &[WatchEvent], k: usize) -> Result<Ranking, RankError> {
+    let (scores, ignored) = scores(model, history)?;
     let classes = model.labels.classes();
     let mut watched: Vec<u64> = history.iter().map(|e| e.content_id).collect();
     watched.sort_unstable();
@@ -71,43 +74,42 @@ pub fn rank(
             .then(a.content_id.cmp(&b.content_id))
     });
     ranked.truncate(k);
-    Ok(ranked)
+    Ok(Ranking {
+        recommendations: ranked,
+        ignored,
+    })
 }
 
-/// The mean softmax output over the history's events, one score per class in class order.
-pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<Vec<f32>, RankError> {
+/// The mean softmax output over the history's known events, one score per class in class
+/// order, and the content ids that were not known.
+pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u64>), RankError> {
     let classes = model.labels.len();
-    let mut probabilities = vec![0.0f32; classes];
-    if history.is_empty() {
-        model
-            .mlp
-            .probabilities(&[0.0; FEATURES], &mut probabilities);
-        return Ok(probabilities);
-    }
-    let rows = history
-        .iter()
-        .enumerate()
-        .map(|(index, event)| {
-            if !(event.watch_seconds.is_finite() && event.watch_seconds >= 0.0) {
-                return Err(RankError::BadWatchSeconds {
-                    index,
-                    value: event.watch_seconds,
-                });
-            }
-            let movie = model
-                .catalog_entry(event.content_id)
-                .ok_or(RankError::UnknownContent {
-                    index,
-                    content_id: event.content_id,
-                })?;
-            Ok(model.scaler.transform(feature_row(
+    let mut rows = Vec::with_capacity(history.len());
+    let mut ignored = Vec::new();
+    for (index, event) in history.iter().enumerate() {
+        if !(event.watch_seconds.is_finite() && event.watch_seconds >= 0.0) {
+            return Err(RankError::BadWatchSeconds {
+                index,
+                value: event.watch_seconds,
+            });
+        }
+        match model.catalog_entry(event.content_id) {
+            Some(movie) => rows.push(model.scaler.transform(feature_row(
                 movie.vote_average,
                 movie.popularity,
                 event.watch_seconds,
-            )))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+            ))),
+            None => ignored.push(event.content_id),
+        }
+    }
 
+    let mut probabilities = vec![0.0f32; classes];
+    if rows.is_empty() {
+        model
+            .mlp
+            .probabilities(&[0.0; FEATURES], &mut probabilities);
+        return Ok((probabilities, ignored));
+    }
     let mut sums = vec![0.0f32; classes];
     for row in &rows {
         model.mlp.probabilities(row, &mut probabilities);
@@ -117,7 +119,7 @@ pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<Vec<f32>, RankErr
     }
     let count = rows.len() as f32;
     sums.iter_mut().for_each(|s| *s /= count);
-    Ok(sums)
+    Ok((sums, ignored))
 }
 
 #[cfg(test)]
@@ -135,7 +137,9 @@ mod tests {
     #[test]
     fn empty_history_ranks_every_class_for_the_average_viewer() {
         let model = sample_model();
-        let ranked = rank(&model, &[], 10).unwrap();
+        let ranking = rank(&model, &[], 10).unwrap();
+        assert!(ranking.ignored.is_empty());
+        let ranked = ranking.recommendations;
         assert_eq!(ranked.len(), 3);
         let mut zero_row = vec![0.0; 3];
         model.mlp.probabilities(&[0.0; 3], &mut zero_row);
@@ -150,7 +154,8 @@ mod tests {
     fn score_is_the_mean_of_the_events_softmax_outputs() {
         let model = sample_model();
         let history = [event(10, 100.0), event(40, 5000.0)];
-        let got = scores(&model, &history).unwrap();
+        let (got, ignored) = scores(&model, &history).unwrap();
+        assert!(ignored.is_empty());
         let mut expected = vec![0.0f32; 3];
         for e in &history {
             let movie = model.catalog_entry(e.content_id).unwrap();
@@ -169,12 +174,14 @@ mod tests {
     #[test]
     fn watched_movies_are_left_out_and_k_caps_the_list() {
         let model = sample_model();
-        let ranked = rank(&model, &[event(20, 60.0)], 10).unwrap();
+        let ranked = rank(&model, &[event(20, 60.0)], 10)
+            .unwrap()
+            .recommendations;
         let ids: Vec<u64> = ranked.iter().map(|r| r.content_id).collect();
         assert_eq!(ids.len(), 2);
         assert!(!ids.contains(&20));
-        assert_eq!(rank(&model, &[], 1).unwrap().len(), 1);
-        assert!(rank(&model, &[], 0).unwrap().is_empty());
+        assert_eq!(rank(&model, &[], 1).unwrap().recommendations.len(), 1);
+        assert!(rank(&model, &[], 0).unwrap().recommendations.is_empty());
     }
 
     #[test]
@@ -186,6 +193,7 @@ mod tests {
         model.mlp = crate::mlp::Mlp::from_parts(parts).unwrap();
         let ids: Vec<u64> = rank(&model, &[], 3)
             .unwrap()
+            .recommendations
             .iter()
             .map(|r| r.content_id)
             .collect();
@@ -193,13 +201,28 @@ mod tests {
     }
 
     #[test]
-    fn bad_events_are_named() {
+    fn unknown_ids_are_ignored_and_listed() {
+        let model = sample_model();
+        let known = rank(&model, &[event(10, 1.0)], 5).unwrap();
+        let mixed = rank(&model, &[event(99, 5.0), event(10, 1.0), event(77, 2.0)], 5).unwrap();
+        assert_eq!(mixed.ignored, [99, 77]);
+        assert_eq!(mixed.recommendations, known.recommendations);
+        let only_unknown = rank(&model, &[event(99, 5.0)], 5).unwrap();
+        assert_eq!(only_unknown.ignored, [99]);
+        assert_eq!(
+            only_unknown.recommendations,
+            rank(&model, &[], 5).unwrap().recommendations
+        );
+    }
+
+    #[test]
+    fn bad_watch_times_are_named() {
         let model = sample_model();
         assert_eq!(
-            rank(&model, &[event(10, 1.0), event(99, 1.0)], 5)
+            rank(&model, &[event(10, 1.0), event(99, -2.0)], 5)
                 .unwrap_err()
                 .to_string(),
-            "history[1]: content_id 99 is not in the model's catalog"
+            "history[1]: watch_seconds -2 is not a finite, non-negative number"
         );
         for bad in [-1.0, f64::NAN, f64::INFINITY] {
             assert!(matches!(

@@ -132,7 +132,13 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
     let candidates = model.labels.classes();
     let model_quality = ranking_quality(&cases, K, |case| {
         rank(&model, &case.history, K)
-            .map(|ranked| ranked.iter().map(|r| r.content_id).collect())
+            .map(|ranking| {
+                ranking
+                    .recommendations
+                    .iter()
+                    .map(|r| r.content_id)
+                    .collect()
+            })
             .unwrap_or_default()
     });
     let popularity = popularity_baseline(&cases, &popularity_order(&counted, candidates), K);
