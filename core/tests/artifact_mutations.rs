@@ -1,11 +1,12 @@
 //! A realistic artifact (58 classes, hidden 64, a catalog with titles) mutated at every byte
 //! and cut at every length: each is an error, never a panic and never a different model.
 
-use cinerec_core::artifact::{self, FORMAT_VERSION};
-use cinerec_core::train::{fit, Optimizer, TrainConfig};
-use cinerec_core::watch_log::WatchRow;
-use cinerec_core::{CatalogEntry, Metadata, Model};
+mod support;
 
+use cinerec_core::artifact;
+use cinerec_core::watch_log::WatchRow;
+
+/// 58 classes and 64 hidden units, like the demo catalog's model.
 fn demo_sized_model() -> Vec<u8> {
     let rows: Vec<WatchRow> = (0..2000u64)
         .map(|i| {
@@ -19,44 +20,7 @@ fn demo_sized_model() -> Vec<u8> {
             }
         })
         .collect();
-    let config = TrainConfig {
-        epochs: 1,
-        hidden: 64,
-        batch_size: 64,
-        optimizer: Optimizer::Adam,
-        learning_rate: 0.2,
-        seed: 3,
-    };
-    let fitted = fit(&rows, &config, &mut |_| {}).unwrap();
-    let catalog = fitted
-        .labels
-        .classes()
-        .iter()
-        .map(|&id| CatalogEntry {
-            id,
-            title: format!("고요한 영화 제목 {id}"),
-            poster: format!("{id}.svg"),
-            vote_average: 4.0 + ((id - 100_000) / 20_011 % 9) as f64 * 0.5,
-            popularity: 20.0 + ((id - 100_000) / 20_011 * 53 % 900) as f64,
-        })
-        .collect();
-    artifact::encode(&Model {
-        metadata: Metadata {
-            format_version: FORMAT_VERSION,
-            code_version: "mutations".into(),
-            config,
-            training_data_sha256: artifact::sha256_hex(b"rows"),
-            catalog_sha256: artifact::sha256_hex(b"catalog"),
-            rows: rows.len() as u64,
-            split_sizes: fitted.split_sizes.map(|n| n as u64),
-            test: fitted.test,
-            epochs: fitted.epochs,
-        },
-        scaler: fitted.scaler,
-        labels: fitted.labels,
-        mlp: fitted.mlp,
-        catalog,
-    })
+    support::trained_artifact(&rows, 64, 1)
 }
 
 #[test]

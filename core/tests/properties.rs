@@ -1,11 +1,11 @@
 //! Property tests for the parsers and the artifact loader: arbitrary input gives a value or
 //! an error, never a panic, and what is written reads back the same.
 
+mod support;
+
 use cinerec_core::artifact::{self, HEADER_LEN};
 use cinerec_core::catalog;
-use cinerec_core::train::{fit, Optimizer, TrainConfig};
 use cinerec_core::watch_log::{self, WatchRow};
-use cinerec_core::{CatalogEntry, Metadata, Model};
 use proptest::prelude::*;
 
 fn row() -> impl Strategy<Value = WatchRow> {
@@ -27,7 +27,7 @@ fn row() -> impl Strategy<Value = WatchRow> {
         )
 }
 
-/// A small trained model, built once: training is deterministic, so this is a fixed input.
+/// A small trained model: training is deterministic, so this is a fixed input.
 fn model_bytes() -> Vec<u8> {
     let rows: Vec<WatchRow> = (0..60)
         .map(|i| WatchRow {
@@ -38,45 +38,7 @@ fn model_bytes() -> Vec<u8> {
             popularity: 10.0 * (i % 4) as f64,
         })
         .collect();
-    let config = TrainConfig {
-        epochs: 2,
-        hidden: 4,
-        batch_size: 8,
-        optimizer: Optimizer::Adam,
-        learning_rate: 0.1,
-        seed: 1,
-    };
-    let fitted = fit(&rows, &config, &mut |_| {}).unwrap();
-    let catalog = fitted
-        .labels
-        .classes()
-        .iter()
-        .map(|&id| CatalogEntry {
-            id,
-            title: format!("movie {id}"),
-            poster: format!("{id}.svg"),
-            vote_average: 5.0 + (id % 4) as f64,
-            popularity: 10.0 * (id % 4) as f64,
-        })
-        .collect();
-    let model = Model {
-        metadata: Metadata {
-            format_version: artifact::FORMAT_VERSION,
-            code_version: "properties".into(),
-            config,
-            training_data_sha256: String::new(),
-            catalog_sha256: String::new(),
-            rows: 60,
-            split_sizes: fitted.split_sizes.map(|n| n as u64),
-            test: fitted.test,
-            epochs: fitted.epochs,
-        },
-        scaler: fitted.scaler,
-        labels: fitted.labels,
-        mlp: fitted.mlp,
-        catalog,
-    };
-    artifact::encode(&model)
+    support::trained_artifact(&rows, 4, 2)
 }
 
 proptest! {

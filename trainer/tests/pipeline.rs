@@ -120,20 +120,19 @@ fn one_page_log_reaches_093_test_accuracy_with_defaults() {
     }
 }
 
+/// `evaluate` of `out/model.bin` on `log`, parsed.
+fn evaluate(ws: &Workspace, log: &str) -> serde_json::Value {
+    let run = ws
+        .run(&["evaluate", "--model", "out/model.bin", "--watch-log", log])
+        .success();
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
 #[test]
 fn evaluate_prints_model_and_baselines_as_json() {
     let ws = Workspace::new();
     ws.run(&["pipeline", "--out", "out"]).success();
-    let run = ws
-        .run(&[
-            "evaluate",
-            "--model",
-            "out/model.bin",
-            "--watch-log",
-            "out/watch_log.csv",
-        ])
-        .success();
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let report = evaluate(&ws, "out/watch_log.csv");
     assert_eq!(report["rows_measured"], "test split of the training log");
     let metrics = ws.read_json("out/metrics.json");
     assert_eq!(
@@ -185,16 +184,7 @@ fn evaluate_on_another_log_measures_all_rows_and_counts_unknown_movies_as_misses
         "other.csv",
     ])
     .success();
-    let run = ws
-        .run(&[
-            "evaluate",
-            "--model",
-            "out/model.bin",
-            "--watch-log",
-            "other.csv",
-        ])
-        .success();
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let report = evaluate(&ws, "other.csv");
     assert_eq!(
         report["rows_measured"],
         "all rows (not the log the model was trained on)"
