@@ -70,6 +70,15 @@ fn crawl(args: &CrawlArgs, credential: Credential, env_base_url: Option<String>)
             .unwrap_or(DEFAULT_BASE_URL),
     );
     let url = format!("{base}/movie/popular");
+    for (flag, text) in [
+        ("--base-url", &url),
+        ("--image-base-url", &args.image_base_url),
+    ] {
+        match reqwest::Url::parse(text) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+            _ => bail!("{flag} {text} is not an http(s) URL"),
+        }
+    }
     let checkpoint = Checkpoint::open(&args.out, &args.language, &args.region)?;
     let mut client = Client::new(
         credential,

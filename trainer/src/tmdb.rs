@@ -209,25 +209,36 @@ impl Client {
 }
 
 fn describe_send_error(error: &reqwest::Error, timeout: Duration) -> Failure {
+    if error.is_builder() {
+        // A request that cannot even be built (a credential with a line break, say) will not
+        // get better by retrying.
+        return Failure::Fatal(format!("the request could not be built{}", causes(error)));
+    }
     if error.is_timeout() {
         return transient(format!(
             "no complete answer within {:.1} s (--timeout-secs)",
             timeout.as_secs_f64()
         ));
     }
-    let mut message = if error.is_connect() {
-        "could not connect".to_string()
+    let what = if error.is_connect() {
+        "could not connect"
     } else {
-        "the connection failed".to_string()
+        "the connection failed"
     };
-    // reqwest's own text names the URL (with the key); only the causes are kept.
+    transient(format!("{what}{}", causes(error)))
+}
+
+/// `": cause: deeper cause"`: reqwest's own text names the URL (with the key), so only the
+/// causes are kept.
+fn causes(error: &reqwest::Error) -> String {
+    let mut text = String::new();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
         source = cause.source();
     }
-    transient(message)
+    text
 }
 
 /// The body of a 200 answer with its content type, or the failure its status means.

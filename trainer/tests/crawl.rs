@@ -499,5 +499,14 @@ fn impossible_flags_are_refused_before_any_request() {
     crawl(&ws, &server, &["--timeout-secs", "NaN"]).fails_with("must be more than 0");
     crawl(&ws, &server, &["--start-page", "5", "--end-page", "2"])
         .fails_with("--start-page 5 is after --end-page 2");
+    crawl(&ws, &server, &["--image-base-url", "ftp://images.example"])
+        .fails_with("--image-base-url ftp://images.example is not an http(s) URL");
+    let output = crawl_command(&ws, &server, &[])
+        .env("TMDB_ACCESS_TOKEN", format!("{TOKEN}\nX-Injected: 1"))
+        .output()
+        .unwrap();
+    let run = Run::from_output(output);
+    assert_no_secret(&ws, &run);
+    run.fails_with("page 1: the request could not be built");
     assert!(server.requests().is_empty());
 }
