@@ -5,9 +5,41 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::labels::LabelEncoder;
+use crate::mlp::Mlp;
 use crate::random::Rng;
 use crate::rank::WatchEvent;
+use crate::scaler::{feature_row, Scaler};
+use crate::train::TestMetrics;
 use crate::watch_log::WatchRow;
+
+/// Accuracy and top-10 of the serving forward pass on watch-log rows (each row's own rating,
+/// popularity and watch time). A row whose content id is not a class counts as a miss.
+pub fn classification<'a>(
+    mlp: &Mlp,
+    scaler: &Scaler,
+    labels: &LabelEncoder,
+    rows: impl IntoIterator<Item = &'a WatchRow>,
+) -> TestMetrics {
+    let (mut probabilities, mut targets, mut total) = (Vec::new(), Vec::new(), 0usize);
+    for row in rows {
+        total += 1;
+        let Some(target) = labels.index_of(row.content_id) else {
+            continue;
+        };
+        let features = scaler.transform(feature_row(row.rating, row.popularity, row.watch_seconds));
+        let mut out = vec![0.0; labels.len()];
+        mlp.probabilities(&features, &mut out);
+        probabilities.push(out);
+        targets.push(target);
+    }
+    let known_share = targets.len() as f64 / total.max(1) as f64;
+    TestMetrics {
+        accuracy: top_k_accuracy(&probabilities, &targets, 1) * known_share,
+        top10: top_k_accuracy(&probabilities, &targets, 10) * known_share,
+        rows: total,
+    }
+}
 
 /// Fraction of rows whose target class is among the `k` most probable. Ties rank the lower
 /// class index first, as the ranking does (classes are in ascending content-id order).

@@ -183,7 +183,6 @@ pub fn fit(
     };
     let (train_x, train_y) = dataset(&parts.train);
     let (val_x, val_y) = dataset(&parts.validation);
-    let (test_x, test_y) = dataset(&parts.test);
 
     let mut rng = Rng::new(config.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
     let mut mlp = Mlp::he(FEATURES, config.hidden as usize, labels.len(), &mut rng);
@@ -196,20 +195,8 @@ pub fn fit(
         on_epoch,
     );
 
-    let probabilities: Vec<Vec<f32>> = test_x
-        .rows()
-        .into_iter()
-        .map(|row| {
-            let mut out = vec![0.0; labels.len()];
-            mlp.probabilities(row.as_slice().expect("rows are contiguous"), &mut out);
-            out
-        })
-        .collect();
-    let test = TestMetrics {
-        accuracy: metrics::top_k_accuracy(&probabilities, &test_y, 1),
-        top10: metrics::top_k_accuracy(&probabilities, &test_y, 10),
-        rows: test_y.len(),
-    };
+    let test =
+        metrics::classification(&mlp, &scaler, &labels, parts.test.iter().map(|&i| &rows[i]));
     Ok(Fitted {
         scaler,
         labels,

@@ -6,10 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use cinerec_core::metrics::{
-    leave_last_out, popularity_baseline, popularity_order, random_baseline, ranking_quality,
-    top_k_accuracy, RankingQuality,
+    classification, leave_last_out, popularity_baseline, popularity_order, random_baseline,
+    ranking_quality, RankingQuality,
 };
-use cinerec_core::scaler::feature_row;
 use cinerec_core::train::split;
 use cinerec_core::{artifact, rank, Model};
 use serde::Serialize;
@@ -92,25 +91,12 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
     } else {
         (0..rows.len()).collect()
     };
-    let classes = model.labels.len();
-    let mut probabilities = Vec::with_capacity(measured.len());
-    let mut targets = Vec::with_capacity(measured.len());
-    for &index in &measured {
-        let row = &rows[index];
-        // A content id the model never saw cannot be predicted: it counts as a miss.
-        let Some(target) = model.labels.index_of(row.content_id) else {
-            continue;
-        };
-        let features =
-            model
-                .scaler
-                .transform(feature_row(row.rating, row.popularity, row.watch_seconds));
-        let mut out = vec![0.0; classes];
-        model.mlp.probabilities(&features, &mut out);
-        probabilities.push(out);
-        targets.push(target);
-    }
-    let known_share = targets.len() as f64 / measured.len().max(1) as f64;
+    let test = classification(
+        &model.mlp,
+        &model.scaler,
+        &model.labels,
+        measured.iter().map(|&index| &rows[index]),
+    );
 
     let all_cases = leave_last_out(&rows);
     let cases: Vec<_> = all_cases
@@ -122,11 +108,11 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         })
         .cloned()
         .collect();
-    let held_out: HashSet<(u64, usize)> = last_rows(&rows);
+    let held_out = last_rows(&rows);
     let counted: Vec<_> = rows
         .iter()
         .enumerate()
-        .filter(|(index, row)| !held_out.contains(&(row.user_id, *index)))
+        .filter(|(index, _)| !held_out.contains(index))
         .map(|(_, row)| *row)
         .collect();
     let candidates = model.labels.classes();
@@ -151,9 +137,9 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         } else {
             "all rows (not the log the model was trained on)"
         },
-        rows: measured.len(),
-        test_accuracy: top_k_accuracy(&probabilities, &targets, 1) * known_share,
-        test_top10: top_k_accuracy(&probabilities, &targets, K) * known_share,
+        rows: test.rows,
+        test_accuracy: test.accuracy,
+        test_top10: test.top10,
         users: cases.len(),
         users_skipped: all_cases.len() - cases.len(),
         hit_rate_at_10: model_quality.hit_rate,
@@ -165,13 +151,13 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
     })
 }
 
-/// `(user, row index)` of each user's last row: held out, so not counted as popularity.
-fn last_rows(rows: &[cinerec_core::watch_log::WatchRow]) -> HashSet<(u64, usize)> {
+/// Row indices of each user's last row: held out, so not counted as popularity.
+fn last_rows(rows: &[cinerec_core::watch_log::WatchRow]) -> HashSet<usize> {
     let mut last = std::collections::HashMap::new();
     for (index, row) in rows.iter().enumerate() {
         last.insert(row.user_id, index);
     }
-    last.into_iter().collect()
+    last.into_values().collect()
 }
 
 /// `evaluate`.
