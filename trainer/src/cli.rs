@@ -91,10 +91,10 @@ pub struct PreprocessArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Number of users (ids 1..=users).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = crate::preprocess::DEFAULT_USERS)]
     pub users: u64,
     /// Each user watches between 0 and this many movies.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = crate::preprocess::DEFAULT_MAX_SELECT)]
     pub max_select: u64,
     /// Seed of the random draws.
     #[arg(long, default_value_t = 0)]

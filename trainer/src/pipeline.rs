@@ -18,7 +18,12 @@ pub fn run(args: &PipelineArgs) -> Result<()> {
         }
     };
     let (movies, report, _) = read_catalog(&movies_path)?;
-    let rows = preprocess::generate(&movies, 100, 20, args.seed);
+    let rows = preprocess::generate(
+        &movies,
+        preprocess::DEFAULT_USERS,
+        preprocess::DEFAULT_MAX_SELECT,
+        args.seed,
+    );
     let log_path = out.join("watch_log.csv");
     write_atomic(&log_path, cinerec_core::watch_log::write(&rows).as_bytes())?;
     write_atomic(

@@ -15,6 +15,11 @@ use crate::cli::PreprocessArgs;
 use crate::output::{read, write_atomic};
 use crate::plot;
 
+/// Users in a watch log, as the original made them (ids 1..=100).
+pub const DEFAULT_USERS: u64 = 100;
+/// The most movies one user picks, as the original did.
+pub const DEFAULT_MAX_SELECT: u64 = 20;
+
 /// The longest a watch can be, in seconds.
 pub const MAX_WATCH_SECONDS: f64 = 7200.0;
 
