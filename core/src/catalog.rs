@@ -87,6 +87,8 @@ pub enum CatalogError {
 
 /// Parses a catalog, skipping unusable entries and duplicate ids (see the module docs).
 pub fn parse(bytes: &[u8]) -> Result<(Vec<Movie>, CatalogReport), CatalogError> {
+    // Editors on Windows save JSON with a byte-order mark, which JSON itself does not allow.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let document: Value = serde_json::from_slice(bytes).map_err(|error| CatalogError::Json {
         line: error.line(),
         column: error.column(),
@@ -262,6 +264,12 @@ mod tests {
             )),
             [5]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let text = "\u{feff}{\"movies\":[{\"id\":5,\"vote_average\":7.1,\"popularity\":1}]}";
+        assert_eq!(ids(text), [5]);
     }
 
     #[test]

@@ -1,45 +1,49 @@
 /*!
-`cinerec-core` is the pure heart of cinerec: everything that must behave the same in the
-native trainer, in the site server and in the visitor's browser (WebAssembly).
+`cinerec-core` is what must behave the same in the native trainer, the site server and the
+visitor's browser (WebAssembly): what a model is, how it is stored, and how it ranks.
 
-The data flows through these modules in order:
+Two stories meet here. **Serving**: [`decode`] turns the bytes of `model.bin` into a checked
+[`Model`], and [`rank`] turns a visitor's history of [`WatchEvent`]s into [`Recommendation`]s
+that carry what the page shows (title, poster, rating). **Inputs**, read by the trainer and
+the server: the TMDB [`catalog`] and the [`watch_log`] CSV. Training itself lives in
+`cinerec-learn`, which builds a [`Model`] from [`ModelParts`] through [`Model::new`], the one
+constructor, so every model is checked the same way, whoever made it.
 
-- [`catalog`]: TMDB movies as the crawler and the demo generator write them, parsed leniently
-  with a report of what was skipped;
-- [`watch_log`]: the `user_id,content_id,watch_seconds,rating,popularity` CSV;
-- [`scaler`] and [`labels`]: feature standardisation and the content-id label encoder;
-- [`mlp`] and [`train`]: the 3 → hidden → classes network, its hand-written backward pass and
-  its optimisers;
-- [`artifact`]: the `model.bin` format ([`Model`], [`encode`], [`decode`]);
-- [`rank`]: the one ranking function the page and the server both call;
-- [`metrics`]: accuracy, top-k, HitRate@k and NDCG@k with baselines.
-
-The crate does no I/O, reads no clock and spawns no threads: it takes bytes and slices and
-returns values, which is what lets it run in a browser and be tested without files.
+The crate does no I/O, reads no clock, spawns no threads and draws no random numbers: it takes
+bytes and slices and returns values, which is what lets it run in a browser and be tested
+without files.
 
 ```
-use cinerec_core::{rank, WatchEvent};
-# fn demo(model: &cinerec_core::Model) -> Result<(), cinerec_core::RankError> {
+use cinerec_core::{decode, rank, WatchEvent};
+# fn demo(bytes: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+let model = decode(bytes)?;
 let history = [WatchEvent { content_id: 42, watch_seconds: 3600.0 }];
-let ranking = rank(model, &history, 10)?;
-for recommendation in ranking.recommendations {
-    println!("{} {:.4}", recommendation.content_id, recommendation.score);
+let ranking = rank(&model, &history, 10)?;
+for recommendation in &ranking.recommendations {
+    println!("{} {:.4} {}", recommendation.content_id, recommendation.score, recommendation.movie.title);
 }
 # Ok(()) }
 ```
 */
 #![deny(missing_docs)]
 
-pub mod artifact;
 pub mod catalog;
-pub mod labels;
-pub mod metrics;
-pub mod mlp;
-pub mod random;
-pub mod rank;
-pub mod scaler;
-pub mod train;
 pub mod watch_log;
 
-pub use artifact::{decode, encode, ArtifactError, CatalogEntry, Metadata, Model};
+mod artifact;
+mod codec;
+mod labels;
+mod mlp;
+mod model;
+mod rank;
+mod scaler;
+
+pub use artifact::{decode, encode, ArtifactError, FORMAT_VERSION};
+pub use labels::LabelEncoder;
+pub use mlp::{Mlp, MlpParts, ShapeError};
+pub use model::{
+    CatalogEntry, EpochReport, Metadata, Model, ModelError, ModelParts, Objective, Optimizer,
+    TestMetrics, TrainConfig,
+};
 pub use rank::{rank, RankError, Ranking, Recommendation, WatchEvent};
+pub use scaler::{feature_row, Scaler, FEATURES};

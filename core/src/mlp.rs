@@ -1,30 +1,26 @@
-//! The network: `inputs → hidden (ReLU) → classes (softmax)`, and its inference pass.
+//! The network `inputs → hidden (ReLU) → classes (softmax)` and its serving forward pass.
 //!
-//! [`Mlp::probabilities`] is the one forward pass that serving uses, in the trainer's
-//! evaluation, the site server and the browser. It is written as plain loops in one fixed
-//! order (each layer an axpy: accumulator = bias; for each input i, for each output j,
-//! `acc[j] += x[i] * w[i][j]`) with `libm::expf`, never `mul_add` nor a matrix-product
-//! library, so x86-64 and wasm32 produce the same bits (see ARCHITECTURE.md, parity).
-//! Training (in [`crate::train`]) may use fast matrix products; ranking may not.
+//! [`Mlp::probabilities`] is the one forward pass that serving uses: in `evaluate`, the site
+//! server and the browser. It is written as plain loops in one fixed order (each layer an
+//! axpy: accumulator = bias; for each input i, for each output j, `acc[j] += x[i] * w[i][j]`)
+//! with this module's own [`exp`], never `mul_add` nor a matrix-product library, so x86-64
+//! and wasm32 produce the same bits (see ARCHITECTURE.md, parity). Training (in
+//! `cinerec-learn`) keeps its own batched copy of the weights and may use fast matrix
+//! products; it hands the result over as [`MlpParts`].
 
-use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::random::Rng;
-
-/// Weights and biases. Weight matrices are `[inputs][outputs]`, row-major.
+/// Weights and biases, checked: every length matches the dimensions, every value is finite.
 ///
-/// Stored as [`MlpParts`]; deserialising checks every length and value.
+/// Stored as [`MlpParts`]; deserialising runs the same checks as [`Mlp::from_parts`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(into = "MlpParts", try_from = "MlpParts")]
 pub struct Mlp {
-    pub(crate) w1: Array2<f32>,
-    pub(crate) b1: Array1<f32>,
-    pub(crate) w2: Array2<f32>,
-    pub(crate) b2: Array1<f32>,
+    parts: MlpParts,
 }
 
-/// The stored form of an [`Mlp`]: dimensions and flat row-major arrays.
+/// The stored form of an [`Mlp`]: dimensions and flat row-major arrays. Weight matrices are
+/// `[inputs][outputs]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MlpParts {
     /// Input features.
@@ -54,7 +50,7 @@ pub enum ShapeError {
         /// Values found.
         found: usize,
         /// Values the dimensions call for.
-        expected: usize,
+        expected: u64,
     },
     /// A dimension is zero.
     #[error("the network has a zero dimension ({inputs} → {hidden} → {classes})")]
@@ -78,7 +74,7 @@ pub enum ShapeError {
 
 impl From<Mlp> for MlpParts {
     fn from(mlp: Mlp) -> MlpParts {
-        mlp.to_parts()
+        mlp.parts
     }
 }
 
@@ -91,32 +87,13 @@ impl TryFrom<MlpParts> for Mlp {
 }
 
 impl Mlp {
-    /// He initialisation (normal, deviation `sqrt(2 / fan_in)`), zero biases, from `rng`.
-    pub fn he(inputs: usize, hidden: usize, classes: usize, rng: &mut Rng) -> Mlp {
-        let mut layer = |fan_in: usize, fan_out: usize| {
-            let deviation = (2.0 / fan_in as f64).sqrt();
-            Array2::from_shape_fn((fan_in, fan_out), |_| (rng.normal() * deviation) as f32)
-        };
-        let w1 = layer(inputs, hidden);
-        let w2 = layer(hidden, classes);
-        Mlp {
-            w1,
-            b1: Array1::zeros(hidden),
-            w2,
-            b2: Array1::zeros(classes),
-        }
-    }
-
-    /// Rebuilds a network from stored parts, checking every length and value.
+    /// Builds a network from its parts, checking every length and value.
     pub fn from_parts(parts: MlpParts) -> Result<Mlp, ShapeError> {
         let MlpParts {
             inputs,
             hidden,
             classes,
-            w1,
-            b1,
-            w2,
-            b2,
+            ..
         } = parts;
         if inputs == 0 || hidden == 0 || classes == 0 {
             return Err(ShapeError::ZeroDimension {
@@ -125,9 +102,9 @@ impl Mlp {
                 classes,
             });
         }
-        let (i, h, c) = (inputs as usize, hidden as usize, classes as usize);
-        let expect = |name, values: &[f32], expected: usize| {
-            if values.len() != expected {
+        let (i, h, c) = (u64::from(inputs), u64::from(hidden), u64::from(classes));
+        let check = |name, values: &[f32], expected: u64| {
+            if values.len() as u64 != expected {
                 return Err(ShapeError::Length {
                     name,
                     found: values.len(),
@@ -139,48 +116,32 @@ impl Mlp {
                 None => Ok(()),
             }
         };
-        // u32 × u32 fits in u64, and the lengths were checked against real Vec lengths.
-        expect("w1", &w1, (i as u64 * h as u64) as usize)?;
-        expect("b1", &b1, h)?;
-        expect("w2", &w2, (h as u64 * c as u64) as usize)?;
-        expect("b2", &b2, c)?;
-        let matrix = |rows, cols, values| {
-            Array2::from_shape_vec((rows, cols), values).expect("length checked above")
-        };
-        Ok(Mlp {
-            w1: matrix(i, h, w1),
-            b1: Array1::from(b1),
-            w2: matrix(h, c, w2),
-            b2: Array1::from(b2),
-        })
+        // u32 × u32 fits in u64, so the products cannot overflow.
+        check("w1", &parts.w1, i * h)?;
+        check("b1", &parts.b1, h)?;
+        check("w2", &parts.w2, h * c)?;
+        check("b2", &parts.b2, c)?;
+        Ok(Mlp { parts })
     }
 
     /// The stored form.
-    pub fn to_parts(&self) -> MlpParts {
-        MlpParts {
-            inputs: self.inputs() as u32,
-            hidden: self.hidden() as u32,
-            classes: self.classes() as u32,
-            w1: self.w1.iter().copied().collect(),
-            b1: self.b1.to_vec(),
-            w2: self.w2.iter().copied().collect(),
-            b2: self.b2.to_vec(),
-        }
+    pub fn parts(&self) -> &MlpParts {
+        &self.parts
     }
 
     /// Number of input features.
     pub fn inputs(&self) -> usize {
-        self.w1.nrows()
+        self.parts.inputs as usize
     }
 
     /// Number of hidden units.
     pub fn hidden(&self) -> usize {
-        self.w1.ncols()
+        self.parts.hidden as usize
     }
 
     /// Number of output classes.
     pub fn classes(&self) -> usize {
-        self.w2.ncols()
+        self.parts.classes as usize
     }
 
     /// Softmax output for one standardised row, written into `out` (`classes()` long).
@@ -189,22 +150,14 @@ impl Mlp {
     pub fn probabilities(&self, row: &[f32], out: &mut [f32]) {
         debug_assert_eq!(row.len(), self.inputs());
         debug_assert_eq!(out.len(), self.classes());
-        let w1 = self
-            .w1
-            .as_slice()
-            .expect("weights are kept in standard layout");
-        let w2 = self
-            .w2
-            .as_slice()
-            .expect("weights are kept in standard layout");
-        let hidden_units = self.hidden();
-        let classes = self.classes();
+        let MlpParts { w1, b1, w2, b2, .. } = &self.parts;
+        let (hidden_units, classes) = (self.hidden(), self.classes());
 
-        let mut hidden = self.b1.to_vec();
+        let mut hidden = b1.clone();
         for (x, weights) in row.iter().zip(w1.chunks_exact(hidden_units)) {
             axpy(*x, weights, &mut hidden);
         }
-        out.copy_from_slice(self.b2.as_slice().expect("biases are contiguous"));
+        out.copy_from_slice(b2);
         for (h, weights) in hidden.iter().zip(w2.chunks_exact(classes)) {
             let activation = h.max(0.0); // ReLU
             if activation != 0.0 {
@@ -224,7 +177,7 @@ fn axpy(x: f32, weights: &[f32], acc: &mut [f32]) {
 }
 
 /// Numerically stable softmax with [`exp`] and one fixed summation order.
-pub fn softmax_in_place(values: &mut [f32]) {
+pub(crate) fn softmax_in_place(values: &mut [f32]) {
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     for v in values.iter_mut() {
         *v = exp(*v - max);
@@ -246,7 +199,7 @@ pub fn softmax_in_place(values: &mut [f32]) {
 /// ranking's time, a call per element, where this vectorises). Accuracy: within one f32 ulp
 /// of the true value (the unit test checks it over the whole softmax range).
 #[inline]
-pub fn exp(x: f32) -> f32 {
+pub(crate) fn exp(x: f32) -> f32 {
     // e^x = 2^n · e^r with n = round(x / ln 2) and |r| <= ln(2) / 2.
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52: adding it rounds to an integer
     const MAGIC_BITS: u64 = 0x4338_0000_0000_0000;
@@ -309,39 +262,30 @@ mod tests {
 
     #[test]
     fn parts_round_trip() {
-        let mlp = Mlp::he(3, 8, 5, &mut Rng::new(1));
-        assert_eq!(Mlp::from_parts(mlp.to_parts()).unwrap(), mlp);
+        let mlp = tiny();
+        assert_eq!(Mlp::from_parts(mlp.parts().clone()).unwrap(), mlp);
     }
 
     #[test]
     fn from_parts_checks_lengths_and_values() {
-        let mut parts = tiny().to_parts();
+        let mut parts = tiny().parts().clone();
         parts.w2.pop();
         assert_eq!(
             Mlp::from_parts(parts).unwrap_err().to_string(),
             "w2 has 5 values, expected 6"
         );
-        let mut parts = tiny().to_parts();
+        let mut parts = tiny().parts().clone();
         parts.b1[1] = f32::NAN;
         assert_eq!(
             Mlp::from_parts(parts).unwrap_err().to_string(),
             "b1[1] is not finite"
         );
-        let mut parts = tiny().to_parts();
+        let mut parts = tiny().parts().clone();
         parts.hidden = 0;
         assert!(matches!(
             Mlp::from_parts(parts),
             Err(ShapeError::ZeroDimension { .. })
         ));
-    }
-
-    #[test]
-    fn he_init_has_the_right_spread() {
-        let mlp = Mlp::he(64, 200, 10, &mut Rng::new(2));
-        let n = mlp.w1.len() as f64;
-        let var = mlp.w1.iter().map(|w| (*w as f64).powi(2)).sum::<f64>() / n;
-        assert!((var - 2.0 / 64.0).abs() < 0.003, "variance {var}");
-        assert!(mlp.b1.iter().all(|b| *b == 0.0));
     }
 
     #[test]

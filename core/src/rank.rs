@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::Model;
+use crate::model::{CatalogEntry, Model};
 use crate::scaler::{feature_row, FEATURES};
 
 /// One thing a visitor watched.
@@ -24,20 +24,22 @@ pub struct WatchEvent {
     pub watch_seconds: f64,
 }
 
-/// One ranked movie.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Recommendation {
+/// One ranked movie, with what the page shows of it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Recommendation<'a> {
     /// TMDB movie id.
     pub content_id: u64,
     /// Mean softmax probability over the history (0 to 1).
     pub score: f32,
+    /// The movie's catalog entry: title, poster, rating.
+    pub movie: &'a CatalogEntry,
 }
 
 /// The answer of [`rank`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Ranking {
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranking<'a> {
     /// The best movies, best first.
-    pub recommendations: Vec<Recommendation>,
+    pub recommendations: Vec<Recommendation<'a>>,
     /// Content ids of the history that the model's catalog does not have, in history order;
     /// they took no part in the ranking.
     pub ignored: Vec<u64>,
@@ -57,33 +59,45 @@ pub enum RankError {
 }
 
 /// The `k` best movies for `history`, best first (fewer when fewer are left unwatched).
-pub fn rank(model: &Model, history: &[WatchEvent], k: usize) -> Result<Ranking, RankError> {
+pub fn rank<'a>(
+    model: &'a Model,
+    history: &[WatchEvent],
+    k: usize,
+) -> Result<Ranking<'a>, RankError> {
     let (scores, ignored) = scores(model, history)?;
-    let classes = model.labels.classes();
     let mut watched: Vec<u64> = history.iter().map(|e| e.content_id).collect();
     watched.sort_unstable();
-    let mut ranked: Vec<Recommendation> = classes
+    let mut ranked: Vec<(u64, f32)> = model
+        .classes()
         .iter()
         .zip(&scores)
         .filter(|(id, _)| watched.binary_search(id).is_err())
-        .map(|(&content_id, &score)| Recommendation { content_id, score })
+        .map(|(&content_id, &score)| (content_id, score))
         .collect();
-    ranked.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.content_id.cmp(&b.content_id))
+    ranked.sort_by(|(a_id, a_score), (b_id, b_score)| {
+        b_score.total_cmp(a_score).then(a_id.cmp(b_id))
     });
     ranked.truncate(k);
+    let recommendations = ranked
+        .into_iter()
+        .map(|(content_id, score)| Recommendation {
+            content_id,
+            score,
+            movie: model
+                .catalog_entry(content_id)
+                .expect("Model::new checked that every class has a catalog entry"),
+        })
+        .collect();
     Ok(Ranking {
-        recommendations: ranked,
+        recommendations,
         ignored,
     })
 }
 
 /// The mean softmax output over the history's known events, one score per class in class
 /// order, and the content ids that were not known.
-pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u64>), RankError> {
-    let classes = model.labels.len();
+fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u64>), RankError> {
+    let classes = model.classes().len();
     let mut rows = Vec::with_capacity(history.len());
     let mut ignored = Vec::new();
     for (index, event) in history.iter().enumerate() {
@@ -94,7 +108,7 @@ pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u6
             });
         }
         match model.catalog_entry(event.content_id) {
-            Some(movie) => rows.push(model.scaler.transform(feature_row(
+            Some(movie) => rows.push(model.scaler().transform(feature_row(
                 movie.vote_average,
                 movie.popularity,
                 event.watch_seconds,
@@ -106,13 +120,13 @@ pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u6
     let mut probabilities = vec![0.0f32; classes];
     if rows.is_empty() {
         model
-            .mlp
+            .mlp()
             .probabilities(&[0.0; FEATURES], &mut probabilities);
         return Ok((probabilities, ignored));
     }
     let mut sums = vec![0.0f32; classes];
     for row in &rows {
-        model.mlp.probabilities(row, &mut probabilities);
+        model.mlp().probabilities(row, &mut probabilities);
         for (sum, p) in sums.iter_mut().zip(&probabilities) {
             *sum += p;
         }
@@ -125,7 +139,7 @@ pub fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::tests::sample_model;
+    use crate::model::tests::demo_model;
 
     fn event(content_id: u64, watch_seconds: f64) -> WatchEvent {
         WatchEvent {
@@ -134,37 +148,52 @@ mod tests {
         }
     }
 
+    fn ids(ranking: &Ranking) -> Vec<u64> {
+        ranking
+            .recommendations
+            .iter()
+            .map(|r| r.content_id)
+            .collect()
+    }
+
     #[test]
     fn empty_history_ranks_every_class_for_the_average_viewer() {
-        let model = sample_model();
-        let ranking = rank(&model, &[], 10).unwrap();
+        let model = demo_model();
+        let classes = model.classes().len();
+        let ranking = rank(&model, &[], 100).unwrap();
         assert!(ranking.ignored.is_empty());
-        let ranked = ranking.recommendations;
-        assert_eq!(ranked.len(), 3);
-        let mut zero_row = vec![0.0; 3];
-        model.mlp.probabilities(&[0.0; 3], &mut zero_row);
-        for r in &ranked {
-            let class = model.labels.index_of(r.content_id).unwrap();
+        let ranked = &ranking.recommendations;
+        assert_eq!(ranked.len(), classes);
+        let mut zero_row = vec![0.0; classes];
+        model.mlp().probabilities(&[0.0; 3], &mut zero_row);
+        for r in ranked {
+            let class = model.labels().index_of(r.content_id).unwrap();
             assert_eq!(r.score, zero_row[class]);
+            assert_eq!(
+                r.movie.id, r.content_id,
+                "the entry shown is the movie ranked"
+            );
         }
         assert!(ranked.windows(2).all(|w| w[0].score >= w[1].score));
     }
 
     #[test]
     fn score_is_the_mean_of_the_events_softmax_outputs() {
-        let model = sample_model();
-        let history = [event(10, 100.0), event(40, 5000.0)];
+        let model = demo_model();
+        let [a, b] = [model.classes()[0], model.classes()[5]];
+        let history = [event(a, 100.0), event(b, 5000.0)];
         let (got, ignored) = scores(&model, &history).unwrap();
         assert!(ignored.is_empty());
-        let mut expected = vec![0.0f32; 3];
+        let classes = model.classes().len();
+        let mut expected = vec![0.0f32; classes];
         for e in &history {
             let movie = model.catalog_entry(e.content_id).unwrap();
             let row =
                 model
-                    .scaler
+                    .scaler()
                     .transform([movie.vote_average, movie.popularity, e.watch_seconds]);
-            let mut p = vec![0.0; 3];
-            model.mlp.probabilities(&row, &mut p);
+            let mut p = vec![0.0; classes];
+            model.mlp().probabilities(&row, &mut p);
             expected.iter_mut().zip(&p).for_each(|(x, p)| *x += p);
         }
         expected.iter_mut().for_each(|x| *x /= 2.0);
@@ -173,40 +202,40 @@ mod tests {
 
     #[test]
     fn watched_movies_are_left_out_and_k_caps_the_list() {
-        let model = sample_model();
-        let ranked = rank(&model, &[event(20, 60.0)], 10)
-            .unwrap()
-            .recommendations;
-        let ids: Vec<u64> = ranked.iter().map(|r| r.content_id).collect();
-        assert_eq!(ids.len(), 2);
-        assert!(!ids.contains(&20));
+        let model = demo_model();
+        let watched = model.classes()[7];
+        let ranked = ids(&rank(&model, &[event(watched, 60.0)], 100).unwrap());
+        assert_eq!(ranked.len(), model.classes().len() - 1);
+        assert!(!ranked.contains(&watched));
         assert_eq!(rank(&model, &[], 1).unwrap().recommendations.len(), 1);
         assert!(rank(&model, &[], 0).unwrap().recommendations.is_empty());
     }
 
     #[test]
     fn ties_break_by_ascending_content_id() {
-        let mut model = sample_model();
+        let mut parts = demo_model().into_parts();
         // All-zero output weights and biases: every class gets the same score.
-        let mut parts = model.mlp.to_parts();
-        parts.w2.iter_mut().for_each(|w| *w = 0.0);
-        model.mlp = crate::mlp::Mlp::from_parts(parts).unwrap();
-        let ids: Vec<u64> = rank(&model, &[], 3)
-            .unwrap()
-            .recommendations
-            .iter()
-            .map(|r| r.content_id)
-            .collect();
-        assert_eq!(ids, [10, 20, 30]);
+        let mut mlp = parts.mlp.parts().clone();
+        mlp.w2.iter_mut().for_each(|w| *w = 0.0);
+        mlp.b2.iter_mut().for_each(|b| *b = 0.0);
+        parts.mlp = crate::mlp::Mlp::from_parts(mlp).unwrap();
+        let model = Model::new(parts).unwrap();
+        assert_eq!(ids(&rank(&model, &[], 3).unwrap()), model.classes()[..3]);
     }
 
     #[test]
     fn unknown_ids_are_ignored_and_listed() {
-        let model = sample_model();
-        let known = rank(&model, &[event(10, 1.0)], 5).unwrap();
-        let mixed = rank(&model, &[event(99, 5.0), event(10, 1.0), event(77, 2.0)], 5).unwrap();
+        let model = demo_model();
+        let known = model.classes()[2];
+        let alone = rank(&model, &[event(known, 1.0)], 5).unwrap();
+        let mixed = rank(
+            &model,
+            &[event(99, 5.0), event(known, 1.0), event(77, 2.0)],
+            5,
+        )
+        .unwrap();
         assert_eq!(mixed.ignored, [99, 77]);
-        assert_eq!(mixed.recommendations, known.recommendations);
+        assert_eq!(mixed.recommendations, alone.recommendations);
         let only_unknown = rank(&model, &[event(99, 5.0)], 5).unwrap();
         assert_eq!(only_unknown.ignored, [99]);
         assert_eq!(
@@ -217,16 +246,17 @@ mod tests {
 
     #[test]
     fn bad_watch_times_are_named() {
-        let model = sample_model();
+        let model = demo_model();
+        let known = model.classes()[0];
         assert_eq!(
-            rank(&model, &[event(10, 1.0), event(99, -2.0)], 5)
+            rank(&model, &[event(known, 1.0), event(99, -2.0)], 5)
                 .unwrap_err()
                 .to_string(),
             "history[1]: watch_seconds -2 is not a finite, non-negative number"
         );
         for bad in [-1.0, f64::NAN, f64::INFINITY] {
             assert!(matches!(
-                rank(&model, &[event(10, bad)], 5),
+                rank(&model, &[event(known, bad)], 5),
                 Err(RankError::BadWatchSeconds { index: 0, .. })
             ));
         }

@@ -4,11 +4,17 @@
 //! centres and scales each feature with the training split's mean and *population* standard
 //! deviation, as scikit-learn's `StandardScaler` does. The arithmetic is `f64` and only the
 //! result is rounded to `f32`, so the trainer, the server and the browser get the same bits.
+//! Standardised values saturate at ±10,000 deviations: a watch of a billion seconds says
+//! nothing more than one far outside the training range, and must not overflow the network
+//! into infinities and NaN scores.
 
 use serde::{Deserialize, Serialize};
 
 /// Number of features per row.
 pub const FEATURES: usize = 3;
+
+/// The largest standardised value, in deviations from the training mean.
+const LIMIT: f64 = 1e4;
 
 /// Per-feature mean and scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,17 +52,17 @@ impl Scaler {
         Scaler { mean, scale }
     }
 
-    /// Standardises one raw row.
+    /// Standardises one raw row, saturating at ±10,000 deviations (see the module docs).
     pub fn transform(&self, row: [f64; FEATURES]) -> [f32; FEATURES] {
         let mut out = [0.0f32; FEATURES];
         for i in 0..FEATURES {
-            out[i] = ((row[i] - self.mean[i]) / self.scale[i]) as f32;
+            out[i] = ((row[i] - self.mean[i]) / self.scale[i]).clamp(-LIMIT, LIMIT) as f32;
         }
         out
     }
 
     /// Whether every mean and scale is finite and every scale positive.
-    pub fn is_valid(&self) -> bool {
+    pub(crate) fn is_valid(&self) -> bool {
         self.mean.iter().all(|m| m.is_finite())
             && self.scale.iter().all(|s| s.is_finite() && *s > 0.0)
     }
@@ -78,6 +84,18 @@ mod tests {
         // population deviation of {1, 3} is 1 (the sample deviation would be 1.414...)
         assert_eq!(scaler.scale, [1.0, 1.0, 1.0]);
         assert_eq!(scaler.transform([3.0, 0.0, 5.0]), [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn extreme_values_saturate_instead_of_overflowing() {
+        let scaler = Scaler::fit(&[[1.0, 0.0, 0.0], [3.0, 2.0, 7200.0]]);
+        let row = scaler.transform([f64::MAX, -f64::MAX, 1e12]);
+        assert_eq!(row, [1e4, -1e4, 1e4]);
+        assert_eq!(
+            scaler.transform([3.0, 0.0, 0.0])[0],
+            1.0,
+            "ordinary values are untouched"
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The watch log: one CSV row per watch event,
 //! `user_id,content_id,watch_seconds,rating,popularity`, as the original preprocessor wrote it.
 //!
-//! [`parse`] reads it strictly and names the line, field and value of the first bad row;
-//! [`write`] produces the same text the original did (floats unrounded, Python-style).
+//! [`parse`] reads any RFC 4180 CSV through the `csv` crate: quoted fields, extra columns in
+//! any order, a UTF-8 byte-order mark, CRLF line ends and blank lines are all accepted; the
+//! columns are found by header name. It is strict about values and names the line, field and
+//! value of the first bad one. [`write()`] produces the same text the original did (header,
+//! unquoted numbers, integers for ids and watch seconds, other floats unrounded, Python-style).
 
-use std::fmt::Write as _;
+use serde::{Deserialize, Serialize};
 
 /// The header line, in the original's column order.
 pub const HEADER: &str = "user_id,content_id,watch_seconds,rating,popularity";
@@ -32,6 +35,21 @@ pub struct WatchRow {
     pub popularity: f64,
 }
 
+/// A parsed log: its rows, and the line of the file each row started on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WatchLog {
+    /// The rows, in file order.
+    pub rows: Vec<WatchRow>,
+    lines: Vec<u64>,
+}
+
+impl WatchLog {
+    /// The 1-based line of the file on which row `index` starts.
+    pub fn line(&self, index: usize) -> u64 {
+        self.lines[index]
+    }
+}
+
 /// A watch log that could not be read; `Display` gives `line N: ...`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WatchLogError {
@@ -39,8 +57,10 @@ pub enum WatchLogError {
     #[error("the file is empty (expected the header {HEADER})")]
     Empty,
     /// A required column is missing from the header.
-    #[error("line 1: header lacks the column {column} (expected {HEADER})")]
+    #[error("line {line}: header lacks the column {column} (expected {HEADER})")]
     MissingColumn {
+        /// 1-based line of the header.
+        line: u64,
         /// The missing column.
         column: &'static str,
     },
@@ -48,17 +68,17 @@ pub enum WatchLogError {
     #[error("line {line}: expected {expected} fields, found {found}")]
     FieldCount {
         /// 1-based line number.
-        line: usize,
+        line: u64,
         /// Number of header columns.
-        expected: usize,
+        expected: u64,
         /// Number of fields on the line.
-        found: usize,
+        found: u64,
     },
     /// A field holds something that is not a valid value for it.
     #[error("line {line}: {field} '{value}' {problem}")]
     BadValue {
         /// 1-based line number.
-        line: usize,
+        line: u64,
         /// Column name.
         field: &'static str,
         /// The text as found.
@@ -66,72 +86,115 @@ pub enum WatchLogError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A field is not UTF-8 text.
+    #[error("line {line}: field {field} is not valid UTF-8 text")]
+    NotUtf8 {
+        /// 1-based line number.
+        line: u64,
+        /// 1-based position of the field on the line.
+        field: u64,
+    },
+    /// Anything else the CSV reader reports (it names the line).
+    #[error("line {line}: {message}")]
+    Csv {
+        /// 1-based line number.
+        line: u64,
+        /// The reader's description.
+        message: String,
+    },
 }
 
-/// Parses a watch log. Columns are found by header name, so extra columns are ignored;
-/// blank lines, a UTF-8 byte-order mark and CRLF line ends are accepted.
-pub fn parse(text: &str) -> Result<Vec<WatchRow>, WatchLogError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().enumerate();
-    let header = loop {
-        match lines.next() {
-            None => return Err(WatchLogError::Empty),
-            Some((_, line)) if line.trim().is_empty() => continue,
-            Some((_, line)) => break line,
-        }
-    };
-    let names: Vec<&str> = header.split(',').map(str::trim).collect();
-    let mut positions = [0usize; 5];
-    for (slot, column) in positions.iter_mut().zip(COLUMNS) {
-        *slot = names
-            .iter()
-            .position(|name| *name == column)
-            .ok_or(WatchLogError::MissingColumn { column })?;
-    }
+/// One row as text, columns found by header name.
+#[derive(Deserialize)]
+struct TextRow<'a> {
+    user_id: &'a str,
+    content_id: &'a str,
+    watch_seconds: &'a str,
+    rating: &'a str,
+    popularity: &'a str,
+}
 
-    let mut rows = Vec::new();
-    for (index, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let line_number = index + 1;
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != names.len() {
-            return Err(WatchLogError::FieldCount {
-                line: line_number,
-                expected: names.len(),
-                found: fields.len(),
-            });
-        }
-        let field = |column: usize| (COLUMNS[column], fields[positions[column]], line_number);
-        rows.push(WatchRow {
-            user_id: integer(field(0))?,
-            content_id: integer(field(1))?,
-            watch_seconds: number(field(2), 0.0, f64::MAX)?,
-            rating: number(field(3), 0.0, 10.0)?,
-            popularity: number(field(4), 0.0, f64::MAX)?,
+/// One row as the original wrote it.
+#[derive(Serialize)]
+struct OriginalRow {
+    user_id: u64,
+    content_id: u64,
+    watch_seconds: String,
+    rating: String,
+    popularity: String,
+}
+
+/// Parses a watch log (see the module docs). A header with no rows is an empty log.
+pub fn parse(bytes: &[u8]) -> Result<WatchLog, WatchLogError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|error| reader_error(error, &mut LineCounter::new(bytes)))?
+        .clone();
+    if headers.iter().all(str::is_empty) {
+        return Err(WatchLogError::Empty);
+    }
+    let header_line = LineCounter::new(bytes).line_at(headers.position());
+    if let Some(column) = COLUMNS
+        .into_iter()
+        .find(|column| !headers.iter().any(|name| name == *column))
+    {
+        return Err(WatchLogError::MissingColumn {
+            line: header_line,
+            column,
         });
     }
-    Ok(rows)
+
+    let mut log = WatchLog::default();
+    let mut lines = LineCounter::new(bytes);
+    let mut record = csv::StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|error| reader_error(error, &mut lines))?
+    {
+        let line = lines.line_at(record.position());
+        let text: TextRow =
+            record
+                .deserialize(Some(&headers))
+                .map_err(|error| WatchLogError::Csv {
+                    line,
+                    message: error.to_string(),
+                })?;
+        log.rows.push(WatchRow {
+            user_id: integer("user_id", text.user_id, line)?,
+            content_id: integer("content_id", text.content_id, line)?,
+            watch_seconds: number("watch_seconds", text.watch_seconds, line, f64::MAX)?,
+            rating: number("rating", text.rating, line, 10.0)?,
+            popularity: number("popularity", text.popularity, line, f64::MAX)?,
+        });
+        log.lines.push(line);
+    }
+    Ok(log)
 }
 
 /// Writes rows under [`HEADER`], one per line, with a final newline.
 pub fn write(rows: &[WatchRow]) -> String {
-    let mut out = String::with_capacity(HEADER.len() + 1 + rows.len() * 40);
-    out.push_str(HEADER);
-    out.push('\n');
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::with_capacity(HEADER.len() + 1 + rows.len() * 40));
     for row in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{}",
-            row.user_id,
-            row.content_id,
-            python_float(row.watch_seconds, true),
-            python_float(row.rating, false),
-            python_float(row.popularity, false)
-        );
+        writer
+            .serialize(OriginalRow {
+                user_id: row.user_id,
+                content_id: row.content_id,
+                watch_seconds: python_float(row.watch_seconds, true),
+                rating: python_float(row.rating, false),
+                popularity: python_float(row.popularity, false),
+            })
+            .expect("writing numbers to memory cannot fail");
     }
-    out
+    if rows.is_empty() {
+        return format!("{HEADER}\n");
+    }
+    let bytes = writer.into_inner().expect("flushing to memory cannot fail");
+    String::from_utf8(bytes).expect("numbers are ASCII")
 }
 
 /// Shortest round-trip text, as Python's `str(float)` gives it (`7.0`, not `7`); whole
@@ -148,7 +211,67 @@ fn python_float(value: f64, whole: bool) -> String {
     }
 }
 
-fn integer((field, text, line): (&'static str, &str, usize)) -> Result<u64, WatchLogError> {
+/// Lines from byte offsets: the reader's own line count skips blank lines, ours must not.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> LineCounter<'a> {
+        LineCounter {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of a position; positions come in increasing order.
+    fn line_at(&mut self, position: Option<&csv::Position>) -> u64 {
+        let Some(position) = position else {
+            return self.line;
+        };
+        let mut target = (position.byte() as usize).min(self.bytes.len());
+        // A record's position is where the reader started, before the blank lines it skipped.
+        while matches!(self.bytes.get(target), Some(b'\r' | b'\n')) {
+            target += 1;
+        }
+        if target < self.offset {
+            *self = LineCounter::new(self.bytes);
+        }
+        let newlines = self.bytes[self.offset..target]
+            .iter()
+            .filter(|&&byte| byte == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.offset = target;
+        self.line
+    }
+}
+
+fn reader_error(error: csv::Error, lines: &mut LineCounter) -> WatchLogError {
+    let line = lines.line_at(error.position());
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => WatchLogError::FieldCount {
+            line,
+            expected: *expected_len,
+            found: *len,
+        },
+        csv::ErrorKind::Utf8 { err, .. } => WatchLogError::NotUtf8 {
+            line,
+            field: err.field() as u64 + 1,
+        },
+        _ => WatchLogError::Csv {
+            line,
+            message: error.to_string(),
+        },
+    }
+}
+
+fn integer(field: &'static str, text: &str, line: u64) -> Result<u64, WatchLogError> {
     text.parse::<u64>().map_err(|_| WatchLogError::BadValue {
         line,
         field,
@@ -157,11 +280,7 @@ fn integer((field, text, line): (&'static str, &str, usize)) -> Result<u64, Watc
     })
 }
 
-fn number(
-    (field, text, line): (&'static str, &str, usize),
-    low: f64,
-    high: f64,
-) -> Result<f64, WatchLogError> {
+fn number(field: &'static str, text: &str, line: u64, high: f64) -> Result<f64, WatchLogError> {
     let bad = |problem| WatchLogError::BadValue {
         line,
         field,
@@ -172,7 +291,7 @@ fn number(
     if !value.is_finite() {
         return Err(bad("is not finite"));
     }
-    if value < low {
+    if value < 0.0 {
         return Err(bad("is negative"));
     }
     if value > high {
@@ -185,8 +304,12 @@ fn number(
 mod tests {
     use super::*;
 
+    fn rows(text: &str) -> Vec<WatchRow> {
+        parse(text.as_bytes()).unwrap().rows
+    }
+
     fn check_error(text: &str, expected: &str) {
-        assert_eq!(parse(text).unwrap_err().to_string(), expected);
+        assert_eq!(parse(text.as_bytes()).unwrap_err().to_string(), expected);
     }
 
     #[test]
@@ -194,27 +317,41 @@ mod tests {
         let text = "user_id,content_id,watch_seconds,rating,popularity\n\
                     1,541671,4750,7.46,192.9581\n\
                     2,803796,0,8.0,187.3919\n";
-        let rows = parse(text).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].content_id, 541671);
-        assert_eq!(rows[1].rating, 8.0);
-        assert_eq!(write(&rows), text);
+        let parsed = rows(text);
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].content_id, 541671);
+        assert_eq!(parsed[1].rating, 8.0);
+        assert_eq!(write(&parsed), text);
+        assert_eq!(write(&[]), format!("{HEADER}\n"));
     }
 
     #[test]
-    fn accepts_crlf_bom_blank_lines_and_reordered_columns() {
-        let text = "\u{feff}rating,user_id,content_id,popularity,watch_seconds,extra\r\n\r\n7.5,3,9,1.5,60,x\r\n";
-        let rows = parse(text).unwrap();
-        assert_eq!(
-            rows,
-            [WatchRow {
-                user_id: 3,
-                content_id: 9,
-                watch_seconds: 60.0,
-                rating: 7.5,
-                popularity: 1.5
-            }]
-        );
+    fn quoting_extra_columns_a_bom_crlf_and_blank_lines_read_the_same_rows() {
+        let plain = "user_id,content_id,watch_seconds,rating,popularity\n\
+                     3,9,60,7.5,1.5\n\
+                     4,10,0,8.0,2.25\n";
+        let quoted = "\"user_id\",\"content_id\",watch_seconds,rating,popularity\n\
+                      \"3\",\"9\",\"60\",7.5,1.5\n\
+                      4,10,0,\"8.0\",2.25\n";
+        let extra = "title,rating,user_id,content_id,popularity,watch_seconds,note\n\
+                     \"Crimson Harbor, Part 2\",7.5,3,9,1.5,60,\"said \"\"hi\"\", then left\"\n\
+                     \"A \"\"quoted\"\" title\",8.0,4,10,2.25,0,\n";
+        let windows = "\u{feff}user_id,content_id,watch_seconds,rating,popularity\r\n\r\n\
+                       3,9,60,7.5,1.5\r\n\r\n4,10,0,8.0,2.25\r\n";
+        let expected = rows(plain);
+        assert_eq!(expected.len(), 2);
+        for text in [quoted, extra, windows] {
+            assert_eq!(rows(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn each_row_knows_its_line_even_after_a_multi_line_field() {
+        let text = "user_id,content_id,watch_seconds,rating,popularity,note\n\
+                    1,2,3,4,5,\"two\nlines\"\n\n\
+                    1,2,3,4,5,x\n";
+        let log = parse(text.as_bytes()).unwrap();
+        assert_eq!((log.line(0), log.line(1)), (2, 5));
     }
 
     #[test]
@@ -249,11 +386,26 @@ mod tests {
             &format!("{header}1,2,3,4,inf\n"),
             "line 2: popularity 'inf' is not finite",
         );
+        check_error(
+            &format!("{header}{ok}\n\n1,\"2\",\"x y\",4,5\n"),
+            "line 5: watch_seconds 'x y' is not a number",
+        );
+    }
+
+    #[test]
+    fn bad_utf8_is_reported_by_line_and_field() {
+        let mut bytes = b"user_id,content_id,watch_seconds,rating,popularity\n1,2,3,4,5\n".to_vec();
+        bytes.extend_from_slice(b"1,2,3,4,5\n1,2,\xff\xfe,4,5\n");
+        assert_eq!(
+            parse(&bytes).unwrap_err().to_string(),
+            "line 4: field 3 is not valid UTF-8 text"
+        );
     }
 
     #[test]
     fn empty_file_and_bad_header_are_refused() {
         check_error("", &WatchLogError::Empty.to_string());
+        check_error("\n\n", &WatchLogError::Empty.to_string());
         check_error(
             "user_id,content_id,rating,popularity\n",
             "line 1: header lacks the column watch_seconds (expected user_id,content_id,watch_seconds,rating,popularity)",
@@ -262,6 +414,6 @@ mod tests {
 
     #[test]
     fn header_only_is_an_empty_log_not_an_error() {
-        assert_eq!(parse(HEADER), Ok(vec![]));
+        assert_eq!(parse(HEADER.as_bytes()), Ok(WatchLog::default()));
     }
 }

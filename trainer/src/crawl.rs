@@ -15,12 +15,54 @@ use cinerec_core::catalog::{self, poster_file_name};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::cli::CrawlArgs;
 use crate::credentials::{self, Credential};
 use crate::output::{parent, write_atomic};
 use crate::poster;
 use crate::progress::Progress;
 use crate::tmdb::Client;
+
+/// Flags of `crawl`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Catalog file to write ({"movies":[...]}).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// First page to fetch.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub start_page: u32,
+    /// Last page to fetch (clamped to TMDB's total_pages and to 500).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub end_page: u32,
+    /// TMDB language parameter.
+    #[arg(long, default_value = "ko-KR")]
+    pub language: String,
+    /// TMDB region parameter.
+    #[arg(long, default_value = "KR")]
+    pub region: String,
+    /// Pause between requests, in milliseconds.
+    #[arg(long, default_value_t = 400)]
+    pub interval_ms: u64,
+    /// API base (default: TMDB_BASE_URL, else https://api.themoviedb.org/3; a base ending in
+    /// /movie, as the original's .env had, is accepted).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Also download each movie's poster into this folder as <id>.jpg (<id>.svg, generated,
+    /// when TMDB has none).
+    #[arg(long)]
+    pub posters: Option<PathBuf>,
+    /// Image base for posters.
+    #[arg(long, default_value = "https://image.tmdb.org/t/p")]
+    pub image_base_url: String,
+    /// Total time allowed for one request, in seconds (connecting gets at most 5).
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout_secs: f64,
+    /// Attempts per request before giving up (transient failures only).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+    /// Base of the exponential backoff between attempts, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub backoff_ms: u64,
+}
 
 /// TMDB's API base when neither `--base-url` nor `TMDB_BASE_URL` is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.themoviedb.org/3";
@@ -40,7 +82,7 @@ struct MovieId {
 }
 
 /// `crawl`.
-pub fn run(args: &CrawlArgs) -> Result<()> {
+pub fn run(args: &Args) -> Result<()> {
     let settings = credentials::load(Path::new(".env"))?;
     let credential = settings.credential.clone();
     // A last line of defence: whatever went wrong, the secret does not reach the terminal.
@@ -48,7 +90,7 @@ pub fn run(args: &CrawlArgs) -> Result<()> {
         .map_err(|error| anyhow!(credential.redact(&format!("{error:#}"))))
 }
 
-fn crawl(args: &CrawlArgs, credential: Credential, env_base_url: Option<String>) -> Result<()> {
+fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> Result<()> {
     if args.start_page > args.end_page {
         bail!(
             "--start-page {} is after --end-page {}",

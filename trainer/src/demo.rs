@@ -1,15 +1,22 @@
 //! The built-in demo catalog: 58 movies in TMDB's schema with generated posters, the default
 //! that works with no TMDB key and no network. Deterministic: always the same bytes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use cinerec_core::catalog::Movie;
-use cinerec_core::random::Rng;
+use cinerec_learn::random::Rng;
 
-use crate::cli::DemoCatalogArgs;
 use crate::output::write_atomic;
 use crate::poster;
+
+/// Flags of `demo-catalog`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder to write movies.json and posters/ into.
+    #[arg(long)]
+    pub out: PathBuf,
+}
 
 /// Number of movies in the demo catalog.
 pub const MOVIES: usize = 58;
@@ -129,7 +136,7 @@ pub fn write(folder: &Path) -> Result<Vec<Movie>> {
 }
 
 /// `demo-catalog`.
-pub fn run(args: &DemoCatalogArgs) -> Result<()> {
+pub fn run(args: &Args) -> Result<()> {
     let movies = write(&args.out)?;
     println!(
         "wrote {} movies to {} and their posters to {}",

@@ -2,20 +2,30 @@
 //! model earns its keep.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use cinerec_core::metrics::{
+use anyhow::{bail, Context, Result};
+use cinerec_core::rank;
+use cinerec_core::watch_log::WatchRow;
+use cinerec_learn::metrics::{
     classification, leave_last_out, popularity_baseline, popularity_order, random_baseline,
     ranking_quality, RankingQuality,
 };
-use cinerec_core::train::split;
-use cinerec_core::{artifact, rank, Model};
+use cinerec_learn::split;
 use serde::Serialize;
 
-use crate::cli::EvaluateArgs;
-use crate::output::read;
-use crate::train::read_watch_log;
+use crate::inputs::{load_model, read_watch_log};
+
+/// Flags of `evaluate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// model.bin to measure.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Watch log to measure on (the training log gives the test split back).
+    #[arg(long)]
+    pub watch_log: PathBuf,
+}
 
 /// Ranking measures are taken at this cut-off.
 const K: usize = 10;
@@ -28,7 +38,7 @@ pub struct Evaluation {
     /// Which rows were classified: the training log's test split, or all rows of another log.
     pub rows_measured: &'static str,
     /// Rows classified.
-    pub rows: usize,
+    pub rows: u64,
     /// Fraction of those rows whose top class is right.
     pub test_accuracy: f64,
     /// Fraction whose class is in the top 10.
@@ -72,33 +82,35 @@ impl From<RankingQuality> for Quality {
     }
 }
 
-/// Reads and checks a `model.bin`.
-pub fn load_model(path: &Path) -> Result<Model> {
-    let bytes = read(path)?;
-    artifact::decode(&bytes).with_context(|| format!("loading model {}", path.display()))
-}
-
 /// Measures `model_path` on `watch_log_path`.
 pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> {
     let model = load_model(model_path)?;
-    let (rows, log_bytes) = read_watch_log(watch_log_path)?;
+    let watch_log = read_watch_log(watch_log_path)?;
+    let rows = &watch_log.log.rows;
+    if rows.is_empty() {
+        bail!(
+            "{}: the watch log has no rows: there is nothing to measure",
+            watch_log_path.display()
+        );
+    }
+    let metadata = model.metadata();
 
     // The training log gives its test split back from the stored seed; any other log is
     // measured whole.
-    let same_log = artifact::sha256_hex(&log_bytes) == model.metadata.training_data_sha256;
+    let same_log = watch_log.sha256 == metadata.training_data_sha256;
     let measured: Vec<usize> = if same_log {
-        split(rows.len(), model.metadata.config.seed).test
+        split(rows.len(), metadata.config.seed).test
     } else {
         (0..rows.len()).collect()
     };
     let test = classification(
-        &model.mlp,
-        &model.scaler,
-        &model.labels,
+        model.mlp(),
+        model.scaler(),
+        model.labels(),
         measured.iter().map(|&index| &rows[index]),
     );
 
-    let all_cases = leave_last_out(&rows);
+    let all_cases = leave_last_out(rows);
     let cases: Vec<_> = all_cases
         .iter()
         .filter(|case| {
@@ -108,30 +120,32 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         })
         .cloned()
         .collect();
-    let held_out = last_rows(&rows);
+    let held_out = last_rows(rows);
     let counted: Vec<_> = rows
         .iter()
         .enumerate()
         .filter(|(index, _)| !held_out.contains(index))
         .map(|(_, row)| *row)
         .collect();
-    let candidates = model.labels.classes();
-    let model_quality = ranking_quality(&cases, K, |case| {
-        rank(&model, &case.history, K)
-            .map(|ranking| {
-                ranking
-                    .recommendations
-                    .iter()
-                    .map(|r| r.content_id)
-                    .collect()
-            })
-            .unwrap_or_default()
-    });
+    let candidates = model.classes();
+    let rankings = cases
+        .iter()
+        .map(|case| {
+            let ranking = rank(&model, &case.history, K)
+                .with_context(|| format!("ranking for user {}", case.user_id))?;
+            Ok(ranking
+                .recommendations
+                .iter()
+                .map(|r| r.content_id)
+                .collect())
+        })
+        .collect::<Result<Vec<Vec<u64>>>>()?;
+    let model_quality = ranking_quality(&cases, K, rankings);
     let popularity = popularity_baseline(&cases, &popularity_order(&counted, candidates), K);
-    let random = random_baseline(&cases, candidates, K, model.metadata.config.seed);
+    let random = random_baseline(&cases, candidates, K, metadata.config.seed);
 
     Ok(Evaluation {
-        model_id: model.id(),
+        model_id: model.id().to_string(),
         rows_measured: if same_log {
             "test split of the training log"
         } else {
@@ -152,7 +166,7 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
 }
 
 /// Row indices of each user's last row: held out, so not counted as popularity.
-fn last_rows(rows: &[cinerec_core::watch_log::WatchRow]) -> HashSet<usize> {
+fn last_rows(rows: &[WatchRow]) -> HashSet<usize> {
     let mut last = std::collections::HashMap::new();
     for (index, row) in rows.iter().enumerate() {
         last.insert(row.user_id, index);
@@ -161,7 +175,7 @@ fn last_rows(rows: &[cinerec_core::watch_log::WatchRow]) -> HashSet<usize> {
 }
 
 /// `evaluate`.
-pub fn run(args: &EvaluateArgs) -> Result<()> {
+pub fn run(args: &Args) -> Result<()> {
     let evaluation = evaluate(&args.model, &args.watch_log)?;
     println!("{}", serde_json::to_string_pretty(&evaluation)?);
     Ok(())

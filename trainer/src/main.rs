@@ -5,6 +5,7 @@ mod crawl;
 mod credentials;
 mod demo;
 mod evaluate;
+mod inputs;
 mod output;
 mod pipeline;
 mod plot;

@@ -2,13 +2,31 @@
 
 use anyhow::Result;
 
-use crate::cli::PipelineArgs;
+use std::path::PathBuf;
+
+use crate::inputs::{describe_skips, read_catalog};
 use crate::output::write_atomic;
-use crate::preprocess::{self, read_catalog};
-use crate::{demo, evaluate, train};
+use crate::train::HyperArgs;
+use crate::{demo, evaluate, preprocess, train};
+
+/// Flags of `pipeline`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder for every output.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Catalog to use instead of the demo catalog.
+    #[arg(long)]
+    pub movies: Option<PathBuf>,
+    /// Seed of the watch log and of training.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+}
 
 /// `pipeline`.
-pub fn run(args: &PipelineArgs) -> Result<()> {
+pub fn run(args: &Args) -> Result<()> {
     let out = &args.out;
     let movies_path = match &args.movies {
         Some(path) => path.clone(),
@@ -17,9 +35,9 @@ pub fn run(args: &PipelineArgs) -> Result<()> {
             out.join("movies.json")
         }
     };
-    let (movies, report, _) = read_catalog(&movies_path)?;
+    let catalog = read_catalog(&movies_path)?;
     let rows = preprocess::generate(
-        &movies,
+        &catalog.movies,
         preprocess::DEFAULT_USERS,
         preprocess::DEFAULT_MAX_SELECT,
         args.seed,
@@ -43,8 +61,8 @@ pub fn run(args: &PipelineArgs) -> Result<()> {
     println!(
         "catalog     {} ({} movies{})",
         movies_path.display(),
-        movies.len(),
-        preprocess::describe_skips(&report)
+        catalog.movies.len(),
+        describe_skips(&catalog.report)
     );
     println!(
         "watch log   {} ({} rows, seed {})",

@@ -6,13 +6,15 @@
 //! base = 7200·(1.1^(r−5) − 1.1^−5)/(1.1^5 − 1.1^−5). Unlike the original (which never
 //! seeded numpy), every draw comes from one seeded generator.
 
-use anyhow::{bail, Context, Result};
-use cinerec_core::catalog::{self, CatalogReport, Movie};
-use cinerec_core::random::Rng;
-use cinerec_core::watch_log::{self, WatchRow};
+use std::path::PathBuf;
 
-use crate::cli::PreprocessArgs;
-use crate::output::{read, write_atomic};
+use anyhow::Result;
+use cinerec_core::catalog::Movie;
+use cinerec_core::watch_log::{self, WatchRow};
+use cinerec_learn::random::Rng;
+
+use crate::inputs::{describe_skips, read_catalog};
+use crate::output::write_atomic;
 use crate::plot;
 
 /// Users in a watch log, as the original made them (ids 1..=100).
@@ -22,6 +24,29 @@ pub const DEFAULT_MAX_SELECT: u64 = 20;
 
 /// The longest a watch can be, in seconds.
 pub const MAX_WATCH_SECONDS: f64 = 7200.0;
+
+/// Flags of `preprocess`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Catalog to read ({"movies":[...]} or a raw TMDB page).
+    #[arg(long)]
+    pub movies: PathBuf,
+    /// Watch log CSV to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of users (ids 1..=users).
+    #[arg(long, default_value_t = DEFAULT_USERS)]
+    pub users: u64,
+    /// Each user watches between 0 and this many movies.
+    #[arg(long, default_value_t = DEFAULT_MAX_SELECT)]
+    pub max_select: u64,
+    /// Seed of the random draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also draw rating against watch_seconds into this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
 
 /// The watch log of the module docs.
 pub fn generate(movies: &[Movie], users: u64, max_select: u64, seed: u64) -> Vec<WatchRow> {
@@ -63,57 +88,11 @@ fn base_watch_seconds(rating: f64) -> f64 {
     MAX_WATCH_SECONDS * (1.1f64.powf(rating - 5.0) - low) / (1.1f64.powi(5) - low)
 }
 
-/// Reads and parses a catalog file, refusing one with no usable movie.
-pub fn read_catalog(path: &std::path::Path) -> Result<(Vec<Movie>, CatalogReport, Vec<u8>)> {
-    let bytes = read(path)?;
-    let (movies, report) =
-        catalog::parse(&bytes).with_context(|| format!("reading {}", path.display()))?;
-    if movies.is_empty() {
-        bail!(
-            "{}: no usable movie among {} entries{}",
-            path.display(),
-            report.entries,
-            describe_skips(&report)
-        );
-    }
-    Ok((movies, report, bytes))
-}
-
-/// `; skipped N (movie #3: missing id, ...)`, or nothing when nothing was skipped.
-pub fn describe_skips(report: &CatalogReport) -> String {
-    let mut text = String::new();
-    if !report.skipped.is_empty() {
-        let reasons: Vec<String> = report
-            .skipped
-            .iter()
-            .take(5)
-            .map(|s| format!("movie #{}: {}", s.position, s.reason))
-            .collect();
-        let more = report.skipped.len().saturating_sub(5);
-        text.push_str(&format!(
-            "; skipped {} ({}{})",
-            report.skipped.len(),
-            reasons.join(", "),
-            if more > 0 {
-                format!(", and {more} more")
-            } else {
-                String::new()
-            }
-        ));
-    }
-    if !report.duplicates.is_empty() {
-        text.push_str(&format!(
-            "; dropped {} duplicate ids",
-            report.duplicates.len()
-        ));
-    }
-    text
-}
-
 /// `preprocess`.
-pub fn run(args: &PreprocessArgs) -> Result<()> {
-    let (movies, report, _) = read_catalog(&args.movies)?;
-    let rows = generate(&movies, args.users, args.max_select, args.seed);
+pub fn run(args: &Args) -> Result<()> {
+    let catalog = read_catalog(&args.movies)?;
+    let (movies, report) = (&catalog.movies, &catalog.report);
+    let rows = generate(movies, args.users, args.max_select, args.seed);
     write_atomic(&args.out, watch_log::write(&rows).as_bytes())?;
     if let Some(plot_path) = &args.plot {
         write_atomic(plot_path, scatter(&rows).as_bytes())?;
@@ -124,7 +103,7 @@ pub fn run(args: &PreprocessArgs) -> Result<()> {
         args.users,
         movies.len(),
         args.out.display(),
-        describe_skips(&report)
+        describe_skips(report)
     );
     Ok(())
 }
@@ -146,7 +125,10 @@ mod tests {
 
     fn movie(id: u64, vote_average: f64) -> Movie {
         let text = format!(r#"[{{"id":{id},"vote_average":{vote_average},"popularity":10.5}}]"#);
-        catalog::parse(text.as_bytes()).unwrap().0.remove(0)
+        cinerec_core::catalog::parse(text.as_bytes())
+            .unwrap()
+            .0
+            .remove(0)
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Result};
-use cinerec_core::random::Rng;
+use cinerec_learn::random::Rng;
 use reqwest::blocking::{Client as Http, Response};
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;

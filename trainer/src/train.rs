@@ -5,17 +5,73 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use cinerec_core::artifact::{self, sha256_hex, CatalogEntry, Metadata, Model, FORMAT_VERSION};
-use cinerec_core::catalog::{poster_file_name, Movie};
-use cinerec_core::train::{fit, TrainConfig};
-use cinerec_core::watch_log::{self, WatchRow};
+use cinerec_core::catalog::Movie;
+use cinerec_core::watch_log::WatchLog;
+use cinerec_core::{EpochReport, Model, Objective, Optimizer, TrainConfig};
+use cinerec_learn::{default_learning_rate, fit, Provenance};
 use serde::Serialize;
 
-use crate::cli::{HyperArgs, TrainArgs};
-use crate::output::{read, write_atomic};
+use crate::inputs::{describe_skips, read_catalog, read_watch_log};
+use crate::output::write_atomic;
 use crate::plot::{self, Series};
-use crate::preprocess::{describe_skips, read_catalog};
 use crate::progress::Progress;
+
+/// Flags of `train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Watch log CSV.
+    #[arg(long)]
+    pub watch_log: PathBuf,
+    /// Catalog the watch log was made from (titles, posters, features for ranking).
+    #[arg(long)]
+    pub movies: PathBuf,
+    /// Folder for model.bin, metrics.json and training.svg.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of the split, the initialisation and the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+}
+
+/// Training hyper-parameters, shared by `train` and `pipeline`.
+#[derive(Debug, clap::Args, Clone)]
+pub struct HyperArgs {
+    /// Passes over the training split.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: u32,
+    /// Hidden units.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub hidden: u32,
+    /// Rows per mini-batch.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Update rule.
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    pub optimizer: OptimizerArg,
+    /// Peak learning rate (default: 0.3 for adam, 0.5 for sgd).
+    #[arg(long)]
+    pub lr: Option<f32>,
+}
+
+/// `--optimizer` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OptimizerArg {
+    /// Plain stochastic gradient descent.
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+impl From<OptimizerArg> for Optimizer {
+    fn from(arg: OptimizerArg) -> Optimizer {
+        match arg {
+            OptimizerArg::Sgd => Optimizer::Sgd,
+            OptimizerArg::Adam => Optimizer::Adam,
+        }
+    }
+}
 
 /// What a training run produced, for the pipeline's summary.
 #[derive(Debug, Serialize)]
@@ -34,26 +90,16 @@ pub struct Trained {
     pub rows_per_second: f64,
 }
 
-/// Reads and parses a watch log, naming the file in every error.
-pub fn read_watch_log(path: &Path) -> Result<(Vec<WatchRow>, Vec<u8>)> {
-    let bytes = read(path)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| anyhow::anyhow!("reading {}: not UTF-8 text ({e})", path.display()))?;
-    let rows = watch_log::parse(text).with_context(|| format!("reading {}", path.display()))?;
-    Ok((rows, bytes))
-}
-
 /// The training configuration the flags describe.
 pub fn config(hyper: &HyperArgs, seed: u64) -> TrainConfig {
     let optimizer = hyper.optimizer.into();
     TrainConfig {
+        objective: Objective::Item,
         epochs: hyper.epochs,
         hidden: hyper.hidden,
         batch_size: hyper.batch_size,
         optimizer,
-        learning_rate: hyper
-            .lr
-            .unwrap_or_else(|| cinerec_core::train::Optimizer::default_learning_rate(optimizer)),
+        learning_rate: hyper.lr.unwrap_or_else(|| default_learning_rate(optimizer)),
         seed,
     }
 }
@@ -65,16 +111,25 @@ pub fn train_files(
     out: &Path,
     config: &TrainConfig,
 ) -> Result<Trained> {
-    let (rows, log_bytes) = read_watch_log(watch_log_path)?;
-    let (movies, report, catalog_bytes) = read_catalog(movies_path)?;
-    if !report.skipped.is_empty() {
-        eprintln!("{}{}", movies_path.display(), describe_skips(&report));
+    let watch_log = read_watch_log(watch_log_path)?;
+    let catalog = read_catalog(movies_path)?;
+    if !catalog.report.skipped.is_empty() {
+        eprintln!(
+            "{}{}",
+            movies_path.display(),
+            describe_skips(&catalog.report)
+        );
     }
-    check_log_matches_catalog(&rows, &movies, watch_log_path, movies_path)?;
+    check_log_matches_catalog(&watch_log.log, &catalog.movies, watch_log_path, movies_path)?;
 
     let progress = Progress::new("train", u64::from(config.epochs));
     let started = Instant::now();
-    let fitted = fit(&rows, config, &mut |epoch| {
+    let rows = &watch_log.log.rows;
+    let provenance = Provenance {
+        training_data_sha256: watch_log.sha256.clone(),
+        catalog_sha256: catalog.sha256.clone(),
+    };
+    let model = fit(rows, &catalog.movies, config, provenance, &mut |epoch| {
         progress.step(
             u64::from(epoch.epoch),
             &format!(
@@ -86,57 +141,37 @@ pub fn train_files(
     .with_context(|| format!("training on {}", watch_log_path.display()))?;
     let seconds = started.elapsed().as_secs_f64();
     progress.finish();
-    let trained_rows = fitted.split_sizes[0] as f64 * f64::from(config.epochs);
+    let metadata = model.metadata();
+    let trained_rows = metadata.split_sizes[0] as f64 * f64::from(config.epochs);
 
-    let mut catalog: Vec<CatalogEntry> = movies.iter().map(catalog_entry).collect();
-    catalog.sort_by_key(|entry| entry.id);
-    let model = Model {
-        metadata: Metadata {
-            format_version: FORMAT_VERSION,
-            code_version: format!("cinerec-core {}", env!("CARGO_PKG_VERSION")),
-            config: config.clone(),
-            training_data_sha256: sha256_hex(&log_bytes),
-            catalog_sha256: sha256_hex(&catalog_bytes),
-            rows: rows.len() as u64,
-            split_sizes: fitted.split_sizes.map(|n| n as u64),
-            test: fitted.test.clone(),
-            epochs: fitted.epochs.clone(),
-        },
-        scaler: fitted.scaler,
-        labels: fitted.labels,
-        mlp: fitted.mlp,
-        catalog,
-    };
-    model
-        .validate()
-        .context("the trained model does not check out")?;
-    let bytes = artifact::encode(&model);
+    let bytes = cinerec_core::encode(&model);
     let model_path = out.join("model.bin");
     write_atomic(&model_path, &bytes)?;
 
     let trained = Trained {
-        model_id: model.id(),
+        model_id: model.id().to_string(),
         model_path,
         model_bytes: bytes.len(),
-        test_accuracy: fitted.test.accuracy,
-        test_top10: fitted.test.top10,
+        test_accuracy: metadata.test.accuracy,
+        test_top10: metadata.test.top10,
         rows_per_second: trained_rows / seconds.max(1e-9),
     };
+    let [train, validation, test] = metadata.split_sizes;
     let metrics = serde_json::json!({
         "model_id": trained.model_id,
         "model_bytes": trained.model_bytes,
         "test_accuracy": trained.test_accuracy,
         "test_top10": trained.test_top10,
-        "test_rows": fitted.test.rows,
+        "test_rows": metadata.test.rows,
         "rows_per_second": trained.rows_per_second,
         "training_seconds": seconds,
         "rows": rows.len(),
-        "split_sizes": { "train": fitted.split_sizes[0], "validation": fitted.split_sizes[1], "test": fitted.split_sizes[2] },
-        "classes": model.labels.len(),
+        "split_sizes": { "train": train, "validation": validation, "test": test },
+        "classes": model.classes().len(),
         "config": config,
-        "training_data_sha256": model.metadata.training_data_sha256,
-        "catalog_sha256": model.metadata.catalog_sha256,
-        "epochs": fitted.epochs,
+        "training_data_sha256": metadata.training_data_sha256,
+        "catalog_sha256": metadata.catalog_sha256,
+        "epochs": metadata.epochs,
     });
     let mut text = serde_json::to_string_pretty(&metrics)?;
     text.push('\n');
@@ -144,7 +179,7 @@ pub fn train_files(
     write_atomic(&out.join("training.svg"), curves(&model).as_bytes())?;
 
     println!("epoch  train_loss  val_loss  val_accuracy");
-    for epoch in &fitted.epochs {
+    for epoch in &metadata.epochs {
         println!(
             "{:>5}  {:>10.4}  {:>8.4}  {:>12.4}",
             epoch.epoch, epoch.train_loss, epoch.val_loss, epoch.val_accuracy
@@ -154,7 +189,7 @@ pub fn train_files(
 }
 
 /// `train`.
-pub fn run(args: &TrainArgs) -> Result<()> {
+pub fn run(args: &Args) -> Result<()> {
     let trained = train_files(
         &args.watch_log,
         &args.movies,
@@ -173,34 +208,25 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn catalog_entry(movie: &Movie) -> CatalogEntry {
-    CatalogEntry {
-        id: movie.id,
-        title: movie.title.clone(),
-        poster: poster_file_name(movie.id, movie.poster_path.as_deref()),
-        vote_average: movie.vote_average,
-        popularity: movie.popularity,
-    }
-}
-
 /// Every content id of the log must be a catalog movie: the ranking reads its features and
 /// the page its title and poster from the catalog.
 fn check_log_matches_catalog(
-    rows: &[WatchRow],
+    log: &WatchLog,
     movies: &[Movie],
     log_path: &Path,
     movies_path: &Path,
 ) -> Result<()> {
     let known: HashSet<u64> = movies.iter().map(|m| m.id).collect();
-    if let Some((index, row)) = rows
+    if let Some((index, row)) = log
+        .rows
         .iter()
         .enumerate()
         .find(|(_, r)| !known.contains(&r.content_id))
     {
         bail!(
-            "{}: data row {}: content_id {} is not in the catalog {}",
+            "{}: line {}: content_id {} is not in the catalog {}",
             log_path.display(),
-            index + 1,
+            log.line(index),
             row.content_id,
             movies_path.display()
         );
@@ -209,7 +235,7 @@ fn check_log_matches_catalog(
 }
 
 fn curves(model: &Model) -> String {
-    type Measure = fn(&cinerec_core::train::EpochReport) -> f64;
+    type Measure = fn(&EpochReport) -> f64;
     let measures: [(&str, Measure); 4] = [
         ("train_loss", |e| e.train_loss),
         ("val_loss", |e| e.val_loss),
@@ -218,7 +244,7 @@ fn curves(model: &Model) -> String {
     ];
     let series = measures.map(|(name, measure)| Series {
         name,
-        values: model.metadata.epochs.iter().map(measure).collect(),
+        values: model.metadata().epochs.iter().map(measure).collect(),
     });
     plot::lines(
         "training: loss and accuracy per epoch",

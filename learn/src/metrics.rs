@@ -5,13 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::labels::LabelEncoder;
-use crate::mlp::Mlp;
+use cinerec_core::watch_log::WatchRow;
+use cinerec_core::{feature_row, LabelEncoder, Mlp, Scaler, TestMetrics, WatchEvent};
+
 use crate::random::Rng;
-use crate::rank::WatchEvent;
-use crate::scaler::{feature_row, Scaler};
-use crate::train::TestMetrics;
-use crate::watch_log::WatchRow;
 
 /// Accuracy and top-10 of the serving forward pass on watch-log rows (each row's own rating,
 /// popularity and watch time). A row whose content id is not a class counts as a miss.
@@ -37,7 +34,7 @@ pub fn classification<'a>(
     TestMetrics {
         accuracy: top_k_accuracy(&probabilities, &targets, 1) * known_share,
         top10: top_k_accuracy(&probabilities, &targets, 10) * known_share,
-        rows: total,
+        rows: total as u64,
     }
 }
 
@@ -114,20 +111,16 @@ pub struct RankingQuality {
     pub ndcg: f64,
 }
 
-/// Measures a ranker: `ranked(case)` returns content ids, best first (at least `k` of them
-/// where possible; only the first `k` count).
+/// Measures a ranker: `rankings` gives, for each case in order, content ids best first (at
+/// least `k` of them where possible; only the first `k` count).
 pub fn ranking_quality(
     cases: &[HeldOut],
     k: usize,
-    mut ranked: impl FnMut(&HeldOut) -> Vec<u64>,
+    rankings: impl IntoIterator<Item = Vec<u64>>,
 ) -> RankingQuality {
     let (mut hits, mut gain) = (0usize, 0.0f64);
-    for case in cases {
-        if let Some(position) = ranked(case)
-            .iter()
-            .take(k)
-            .position(|&id| id == case.target)
-        {
+    for (case, ranked) in cases.iter().zip(rankings) {
+        if let Some(position) = ranked.iter().take(k).position(|&id| id == case.target) {
             hits += 1;
             gain += 1.0 / ((position + 2) as f64).log2();
         }
@@ -160,7 +153,10 @@ pub fn popularity_order(rows: &[WatchRow], candidates: &[u64]) -> Vec<u64> {
 
 /// The popularity baseline: the most watched candidates the user has not watched.
 pub fn popularity_baseline(cases: &[HeldOut], order: &[u64], k: usize) -> RankingQuality {
-    ranking_quality(cases, k, |case| unwatched(order.iter().copied(), case, k))
+    let rankings = cases
+        .iter()
+        .map(|case| unwatched(order.iter().copied(), case, k));
+    ranking_quality(cases, k, rankings)
 }
 
 /// The random baseline: a fresh seeded shuffle of the candidates for each user.
@@ -172,10 +168,11 @@ pub fn random_baseline(
 ) -> RankingQuality {
     let mut rng = Rng::new(seed);
     let mut order = candidates.to_vec();
-    ranking_quality(cases, k, |case| {
+    let rankings = cases.iter().map(|case| {
         rng.shuffle(&mut order);
         unwatched(order.iter().copied(), case, k)
-    })
+    });
+    ranking_quality(cases, k, rankings)
 }
 
 fn unwatched(order: impl Iterator<Item = u64>, case: &HeldOut, k: usize) -> Vec<u64> {
@@ -227,7 +224,7 @@ mod tests {
     fn ndcg_rewards_early_hits() {
         let cases = leave_last_out(&[row(1, 1), row(1, 2), row(2, 1), row(2, 3)]);
         // user 1 holds out 2 (a hit at position 1), user 2 holds out 3 (position 2).
-        let quality = ranking_quality(&cases, 2, |_| vec![2, 3]);
+        let quality = ranking_quality(&cases, 2, [vec![2, 3], vec![2, 3]]);
         assert_eq!(quality.users, 2);
         assert_eq!(quality.hit_rate, 1.0);
         let expected = (1.0 + 1.0 / 3f64.log2()) / 2.0;

@@ -1,0 +1,396 @@
+//! The model: everything a ranking needs, checked once, with an id computed once.
+//!
+//! A [`Model`] can only be made by [`Model::new`] (the trainer, through `cinerec-learn`) or by
+//! [`crate::decode`] (which calls it): both run the same checks, so whoever holds a `Model`
+//! holds one whose parts fit together (shapes, order, finiteness, every class in the catalog).
+//! Its parts are read through accessors and never change afterwards, which is what lets the
+//! id (a hash of the parts) be computed once.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{poster_file_name, Movie};
+use crate::codec;
+use crate::labels::LabelEncoder;
+use crate::mlp::Mlp;
+use crate::scaler::{Scaler, FEATURES};
+
+/// A trained model with everything needed to rank. Build one with [`Model::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    parts: ModelParts,
+    /// SHA-256 of the payload: the artifact's checksum.
+    digest: [u8; 32],
+    id: String,
+}
+
+/// The parts of a [`Model`], as the artifact stores them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelParts {
+    /// How the model was made.
+    pub metadata: Metadata,
+    /// Feature standardisation fitted on the training split.
+    pub scaler: Scaler,
+    /// The content ids the network scores, in output order.
+    pub labels: LabelEncoder,
+    /// The network.
+    pub mlp: Mlp,
+    /// The movies the page shows and the ranking reads features from, ascending by id.
+    pub catalog: Vec<CatalogEntry>,
+}
+
+/// What a model was made from and how well it did; no wall-clock time, by design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Version of the code that trained it (`cinerec-learn`'s package version).
+    pub code_version: String,
+    /// Hyper-parameters, seed included.
+    pub config: TrainConfig,
+    /// Hex SHA-256 of the watch log's bytes.
+    pub training_data_sha256: String,
+    /// Hex SHA-256 of the catalog file's bytes.
+    pub catalog_sha256: String,
+    /// Rows in the watch log.
+    pub rows: u64,
+    /// Examples in the train, validation and test splits.
+    pub split_sizes: [u64; 3],
+    /// Quality on the test split.
+    pub test: TestMetrics,
+    /// Loss and accuracy per epoch.
+    pub epochs: Vec<EpochReport>,
+}
+
+/// Hyper-parameters of one training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// What the network learns to predict.
+    pub objective: Objective,
+    /// Passes over the training split.
+    pub epochs: u32,
+    /// Hidden units.
+    pub hidden: u32,
+    /// Examples per mini-batch.
+    pub batch_size: u32,
+    /// Update rule.
+    pub optimizer: Optimizer,
+    /// Peak step size; training warms up to it, then lets it decay to zero.
+    pub learning_rate: f32,
+    /// Seed of the split, the initialisation and the batch order.
+    pub seed: u64,
+}
+
+/// What the network learns to predict from one watch's features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// The watched movie itself, as the original did.
+    Item,
+    /// Another movie the same viewer watched: the ranking becomes item-to-item.
+    CoWatch,
+}
+
+/// Which update rule trained the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Plain stochastic gradient descent.
+    Sgd,
+    /// Adam (β1 0.9, β2 0.999, ε 1e-8) with bias correction.
+    Adam,
+}
+
+/// Loss and accuracy after one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// 1-based epoch number.
+    pub epoch: u32,
+    /// Mean cross-entropy over the epoch's training batches.
+    pub train_loss: f64,
+    /// Fraction of training examples classified right during the epoch.
+    pub train_accuracy: f64,
+    /// Mean cross-entropy on the validation split after the epoch.
+    pub val_loss: f64,
+    /// Accuracy on the validation split after the epoch.
+    pub val_accuracy: f64,
+}
+
+/// Test-split quality of a trained network, through the serving forward pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestMetrics {
+    /// Fraction of test examples whose top class is right.
+    pub accuracy: f64,
+    /// Fraction of test examples whose class is among the top 10.
+    pub top10: f64,
+    /// Number of test examples.
+    pub rows: u64,
+}
+
+/// One movie as the page shows it and the ranking reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    /// TMDB movie id.
+    pub id: u64,
+    /// Title to show.
+    pub title: String,
+    /// Poster file name in the posters folder, e.g. `123.jpg`.
+    pub poster: String,
+    /// Mean vote, 0 to 10: the rating feature.
+    pub vote_average: f64,
+    /// TMDB popularity: the popularity feature.
+    pub popularity: f64,
+}
+
+impl From<&Movie> for CatalogEntry {
+    fn from(movie: &Movie) -> CatalogEntry {
+        CatalogEntry {
+            id: movie.id,
+            title: movie.title.clone(),
+            poster: poster_file_name(movie.id, movie.poster_path.as_deref()),
+            vote_average: movie.vote_average,
+            popularity: movie.popularity,
+        }
+    }
+}
+
+/// Parts that do not fit together; the message says which and how.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ModelError(String);
+
+/// The longest poster file name or title a catalog entry may carry, in bytes.
+const MAX_TEXT: usize = 1024;
+
+impl Model {
+    /// Checks that the parts fit together and makes the model; computes its id.
+    pub fn new(parts: ModelParts) -> Result<Model, ModelError> {
+        validate(&parts)?;
+        let digest: [u8; 32] = Sha256::digest(codec::to_bytes(&parts)).into();
+        let id = digest[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Ok(Model { parts, digest, id })
+    }
+
+    /// SHA-256 of the artifact's payload.
+    pub(crate) fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+
+    /// The model id: the first 16 hex digits of the SHA-256 of the artifact's payload.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// How the model was made.
+    pub fn metadata(&self) -> &Metadata {
+        &self.parts.metadata
+    }
+
+    /// The movies the model knows, ascending by id.
+    pub fn catalog(&self) -> &[CatalogEntry] {
+        &self.parts.catalog
+    }
+
+    /// The catalog entry of a movie, if the model has one.
+    pub fn catalog_entry(&self, id: u64) -> Option<&CatalogEntry> {
+        let catalog = &self.parts.catalog;
+        catalog
+            .binary_search_by_key(&id, |entry| entry.id)
+            .ok()
+            .map(|index| &catalog[index])
+    }
+
+    /// The content ids the network scores, ascending: the movies a ranking can recommend.
+    pub fn classes(&self) -> &[u64] {
+        self.parts.labels.classes()
+    }
+
+    /// The network.
+    pub fn mlp(&self) -> &Mlp {
+        &self.parts.mlp
+    }
+
+    /// The feature standardisation.
+    pub fn scaler(&self) -> &Scaler {
+        &self.parts.scaler
+    }
+
+    /// The label encoder (content id ↔ output index).
+    pub fn labels(&self) -> &LabelEncoder {
+        &self.parts.labels
+    }
+
+    /// The parts, as stored.
+    pub(crate) fn parts(&self) -> &ModelParts {
+        &self.parts
+    }
+
+    /// Gives the parts back, to change and check again with [`Model::new`].
+    #[cfg(test)]
+    pub(crate) fn into_parts(self) -> ModelParts {
+        self.parts
+    }
+}
+
+fn validate(parts: &ModelParts) -> Result<(), ModelError> {
+    let invalid = |message: String| Err(ModelError(message));
+    let ModelParts {
+        scaler,
+        labels,
+        mlp,
+        catalog,
+        ..
+    } = parts;
+    if !scaler.is_valid() {
+        return invalid(format!(
+            "the scaler has a non-finite mean or a non-positive scale (mean {:?}, scale {:?})",
+            scaler.mean, scaler.scale
+        ));
+    }
+    if mlp.inputs() != FEATURES {
+        return invalid(format!(
+            "the network takes {} features, expected {FEATURES}",
+            mlp.inputs()
+        ));
+    }
+    if labels.len() != mlp.classes() {
+        return invalid(format!(
+            "{} class ids for {} network outputs",
+            labels.len(),
+            mlp.classes()
+        ));
+    }
+    if labels.len() < 2 {
+        return invalid(format!(
+            "{} classes: a ranking needs at least two",
+            labels.len()
+        ));
+    }
+    if let Some(pair) = catalog.windows(2).find(|pair| pair[0].id >= pair[1].id) {
+        return invalid(format!(
+            "catalog ids are not strictly ascending ({} then {})",
+            pair[0].id, pair[1].id
+        ));
+    }
+    if let Some(entry) = catalog.iter().find(|entry| {
+        !(entry.vote_average.is_finite()
+            && (0.0..=10.0).contains(&entry.vote_average)
+            && entry.popularity.is_finite()
+            && entry.popularity >= 0.0)
+    }) {
+        return invalid(format!(
+            "catalog entry {} has vote_average {} and popularity {}",
+            entry.id, entry.vote_average, entry.popularity
+        ));
+    }
+    if let Some(entry) = catalog
+        .iter()
+        .find(|entry| !is_plain_file_name(&entry.poster))
+    {
+        return invalid(format!(
+            "catalog entry {} has the poster name {:?}, not a plain file name",
+            entry.id, entry.poster
+        ));
+    }
+    if let Some(entry) = catalog.iter().find(|entry| entry.title.len() > MAX_TEXT) {
+        return invalid(format!(
+            "catalog entry {} has a title of {} bytes (at most {MAX_TEXT})",
+            entry.id,
+            entry.title.len()
+        ));
+    }
+    let catalog_has = |id: &u64| catalog.binary_search_by_key(id, |entry| entry.id).is_ok();
+    if let Some(id) = labels.classes().iter().find(|id| !catalog_has(id)) {
+        return invalid(format!("class {id} has no catalog entry"));
+    }
+    Ok(())
+}
+
+/// A poster name is joined to a folder and a URL by the page and the server: it must not
+/// climb out of the folder, hide, or need escaping.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_TEXT
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_'))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The checked-in demo model (see `core/tests/data/README.md`).
+    pub(crate) fn demo_model() -> Model {
+        crate::decode(include_bytes!("../tests/data/model.bin")).expect("the test model loads")
+    }
+
+    fn check(change: impl FnOnce(&mut ModelParts), expected: &str) {
+        let mut parts = demo_model().into_parts();
+        change(&mut parts);
+        let message = Model::new(parts).unwrap_err().to_string();
+        assert!(message.starts_with(expected), "{message}");
+    }
+
+    #[test]
+    fn the_id_is_the_payload_hash_and_follows_every_part() {
+        let model = demo_model();
+        assert_eq!(model.id().len(), 16);
+        let mut parts = model.parts().clone();
+        parts.metadata.rows += 1;
+        assert_ne!(Model::new(parts).unwrap().id(), model.id());
+        assert_eq!(Model::new(model.parts().clone()).unwrap().id(), model.id());
+    }
+
+    #[test]
+    fn parts_that_do_not_fit_are_named() {
+        let classes = demo_model().classes().len();
+        check(
+            |parts| parts.labels = LabelEncoder::fit(parts.labels.classes()[1..].to_vec()),
+            &format!("{} class ids for {classes} network outputs", classes - 1),
+        );
+        let first_class = demo_model().classes()[0];
+        check(
+            |parts| {
+                parts.catalog.remove(0);
+            },
+            &format!("class {first_class} has no catalog entry"),
+        );
+        check(|parts| parts.catalog.swap(0, 1), &{
+            let catalog = demo_model().catalog().to_vec();
+            format!(
+                "catalog ids are not strictly ascending ({} then {})",
+                catalog[1].id, catalog[0].id
+            )
+        });
+        check(
+            |parts| parts.scaler.scale[2] = 0.0,
+            "the scaler has a non-finite mean or a non-positive scale",
+        );
+    }
+
+    #[test]
+    fn poster_names_that_could_leave_the_folder_are_refused() {
+        for name in ["../x.jpg", ".hidden", "a/b.jpg", "a\\b.jpg", "", "x y.jpg"] {
+            let mut parts = demo_model().into_parts();
+            parts.catalog[3].poster = name.into();
+            let message = Model::new(parts).unwrap_err().to_string();
+            assert!(
+                message.contains("not a plain file name"),
+                "{name}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn catalog_entries_come_from_movies_with_their_poster_file_name() {
+        let text =
+            r#"[{"id":7,"title":"가","vote_average":7.5,"popularity":3,"poster_path":"/x.jpg"}]"#;
+        let movie = &crate::catalog::parse(text.as_bytes()).unwrap().0[0];
+        let entry = CatalogEntry::from(movie);
+        assert_eq!((entry.id, entry.poster.as_str()), (7, "7.jpg"));
+        assert_eq!((entry.vote_average, entry.popularity), (7.5, 3.0));
+    }
+}

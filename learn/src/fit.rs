@@ -1,0 +1,247 @@
+//! [`fit`]: from watch-log rows and a catalog to a checked [`Model`], the whole training job.
+//!
+//! Split 64:16:20, fit the scaler on the training rows, encode the labels, train, measure the
+//! test split through the serving forward pass (so the reported figures are what is served),
+//! and put the model together with [`Model::new`], which checks it as `decode` would.
+
+use cinerec_core::watch_log::WatchRow;
+use cinerec_core::{
+    catalog::Movie, feature_row, CatalogEntry, EpochReport, LabelEncoder, Metadata, Model,
+    ModelError, ModelParts, Scaler, ShapeError, TrainConfig, FEATURES,
+};
+use ndarray::Array2;
+
+use crate::epochs::{train, Examples};
+use crate::metrics;
+use crate::network::Network;
+use crate::random::Rng;
+use crate::split::split;
+
+/// What a model records about its inputs (the trainer computes these from the files).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    /// Hex SHA-256 of the watch log's bytes.
+    pub training_data_sha256: String,
+    /// Hex SHA-256 of the catalog file's bytes.
+    pub catalog_sha256: String,
+}
+
+/// Why a watch log cannot be trained on, or training did not give a model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// No rows at all.
+    #[error("the watch log has no rows")]
+    Empty,
+    /// Only one content id: there is nothing to choose between.
+    #[error("the watch log has a single content id ({0}); a ranking needs at least two")]
+    SingleClass(u64),
+    /// Too few rows to give every part of the split at least one row.
+    #[error("only {0} rows: too few to split 64:16:20 into train, validation and test")]
+    TooFewRows(usize),
+    /// A hyper-parameter is out of range.
+    #[error("{0}")]
+    Config(String),
+    /// The weights stopped being numbers.
+    #[error("training diverged ({0}): try a smaller learning rate")]
+    Diverged(ShapeError),
+    /// The parts do not make a model that would load (a bug, or a catalog that cannot serve).
+    #[error("the trained model does not check out: {0}")]
+    Model(#[from] ModelError),
+}
+
+/// Trains on `rows`; `catalog` gives every movie the page may show (each content id of the
+/// log must be one of them); `on_epoch` hears about each epoch as it ends.
+pub fn fit(
+    rows: &[WatchRow],
+    catalog: &[Movie],
+    config: &TrainConfig,
+    provenance: Provenance,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Model, TrainError> {
+    check_config(config)?;
+    if rows.is_empty() {
+        return Err(TrainError::Empty);
+    }
+    let labels = LabelEncoder::fit(rows.iter().map(|r| r.content_id));
+    if labels.len() < 2 {
+        return Err(TrainError::SingleClass(labels.classes()[0]));
+    }
+    let parts = split(rows.len(), config.seed);
+    if parts.train.is_empty() || parts.validation.is_empty() || parts.test.is_empty() {
+        return Err(TrainError::TooFewRows(rows.len()));
+    }
+
+    let raw = |index: &usize| {
+        let row = &rows[*index];
+        feature_row(row.rating, row.popularity, row.watch_seconds)
+    };
+    let scaler = Scaler::fit(&parts.train.iter().map(raw).collect::<Vec<_>>());
+    let examples = |indices: &[usize]| {
+        let mut features = Array2::<f32>::zeros((indices.len(), FEATURES));
+        let mut targets = Vec::with_capacity(indices.len());
+        for (mut out, index) in features.rows_mut().into_iter().zip(indices) {
+            for (cell, value) in out.iter_mut().zip(scaler.transform(raw(index))) {
+                *cell = value;
+            }
+            let class = labels
+                .index_of(rows[*index].content_id)
+                .expect("every content id of the log is a class");
+            targets.push(class);
+        }
+        Examples { features, targets }
+    };
+    let (train_set, validation_set) = (examples(&parts.train), examples(&parts.validation));
+
+    let mut rng = Rng::new(config.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
+    let mut network = Network::he(FEATURES, config.hidden as usize, labels.len(), &mut rng);
+    let epochs = train(
+        &mut network,
+        &train_set,
+        &validation_set,
+        config,
+        &mut rng,
+        on_epoch,
+    );
+    let mlp = network.to_mlp().map_err(TrainError::Diverged)?;
+    let test =
+        metrics::classification(&mlp, &scaler, &labels, parts.test.iter().map(|&i| &rows[i]));
+
+    let mut entries: Vec<CatalogEntry> = catalog.iter().map(CatalogEntry::from).collect();
+    entries.sort_by_key(|entry| entry.id);
+    let metadata = Metadata {
+        code_version: format!("cinerec-learn {}", env!("CARGO_PKG_VERSION")),
+        config: config.clone(),
+        training_data_sha256: provenance.training_data_sha256,
+        catalog_sha256: provenance.catalog_sha256,
+        rows: rows.len() as u64,
+        split_sizes: [parts.train.len(), parts.validation.len(), parts.test.len()]
+            .map(|n| n as u64),
+        test,
+        epochs,
+    };
+    Ok(Model::new(ModelParts {
+        metadata,
+        scaler,
+        labels,
+        mlp,
+        catalog: entries,
+    })?)
+}
+
+fn check_config(config: &TrainConfig) -> Result<(), TrainError> {
+    let bad = |message: String| Err(TrainError::Config(message));
+    if config.epochs == 0 {
+        return bad("epochs must be at least 1".into());
+    }
+    if config.hidden == 0 {
+        return bad("hidden must be at least 1".into());
+    }
+    if config.batch_size == 0 {
+        return bad("batch size must be at least 1".into());
+    }
+    if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
+        return bad(format!(
+            "learning rate {} must be a positive number",
+            config.learning_rate
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cinerec_core::{Objective, Optimizer};
+
+    fn config(optimizer: Optimizer) -> TrainConfig {
+        TrainConfig {
+            objective: Objective::Item,
+            epochs: 30,
+            hidden: 16,
+            batch_size: 8,
+            optimizer,
+            learning_rate: crate::default_learning_rate(optimizer),
+            seed: 3,
+        }
+    }
+
+    /// Three movies whose ratings alone separate them.
+    fn separable_rows() -> Vec<WatchRow> {
+        (0..120)
+            .map(|i| {
+                let movie = (i % 3) as u64;
+                WatchRow {
+                    user_id: i as u64,
+                    content_id: 100 + movie,
+                    watch_seconds: 100.0 * (i % 7) as f64,
+                    rating: 3.0 + 2.0 * movie as f64,
+                    popularity: 50.0,
+                }
+            })
+            .collect()
+    }
+
+    /// `fit` with a catalog made of the rows' movies.
+    fn fit_rows(rows: &[WatchRow], config: &TrainConfig) -> Result<Model, TrainError> {
+        let entries: Vec<String> = (100..103)
+            .map(|id| {
+                format!(r#"{{"id":{id},"title":"영화 {id}","vote_average":5,"popularity":50}}"#)
+            })
+            .collect();
+        let text = format!("[{}]", entries.join(","));
+        let (movies, _) = cinerec_core::catalog::parse(text.as_bytes()).unwrap();
+        let provenance = Provenance {
+            training_data_sha256: "log".into(),
+            catalog_sha256: "catalog".into(),
+        };
+        fit(rows, &movies, config, provenance, &mut |_| {})
+    }
+
+    #[test]
+    fn both_optimizers_learn_a_separable_problem() {
+        for optimizer in [Optimizer::Sgd, Optimizer::Adam] {
+            let fitted = fit_rows(&separable_rows(), &config(optimizer)).unwrap();
+            let metadata = fitted.metadata();
+            let first = &metadata.epochs[0];
+            let last = metadata.epochs.last().unwrap();
+            assert!(last.train_loss < first.train_loss, "{optimizer:?}");
+            assert_eq!(metadata.test.accuracy, 1.0, "{optimizer:?}");
+        }
+    }
+
+    #[test]
+    fn same_seed_same_network() {
+        let a = fit_rows(&separable_rows(), &config(Optimizer::Adam)).unwrap();
+        let b = fit_rows(&separable_rows(), &config(Optimizer::Adam)).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.id(), b.id());
+    }
+
+    #[test]
+    fn refuses_logs_it_cannot_learn_from() {
+        let rows = separable_rows();
+        let cfg = config(Optimizer::Adam);
+        assert_eq!(fit_rows(&[], &cfg).unwrap_err(), TrainError::Empty);
+        let single: Vec<WatchRow> = rows
+            .iter()
+            .filter(|r| r.content_id == 100)
+            .copied()
+            .collect();
+        assert_eq!(
+            fit_rows(&single, &cfg).unwrap_err().to_string(),
+            "the watch log has a single content id (100); a ranking needs at least two"
+        );
+        assert_eq!(
+            fit_rows(&rows[..2], &cfg).unwrap_err(),
+            TrainError::TooFewRows(2)
+        );
+        let zero_lr = TrainConfig {
+            learning_rate: 0.0,
+            ..cfg
+        };
+        assert!(matches!(
+            fit_rows(&rows, &zero_lr),
+            Err(TrainError::Config(_))
+        ));
+    }
+}
