@@ -20,9 +20,11 @@ pub mod random;
 mod epochs;
 mod fit;
 mod kernels;
+mod lockstep;
 mod network;
 mod optimizer;
 mod split;
+mod wide;
 
 pub use epochs::{train, Examples};
 pub use fit::{fit, Provenance, TrainError};
