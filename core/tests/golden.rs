@@ -103,6 +103,9 @@ fn the_demo_model_ranks_the_golden_histories_to_the_pinned_bits() {
 /// file, not this test's code, is what both sides share.
 #[test]
 fn replaying_the_golden_file_gives_its_answers() {
+    if std::env::var_os("CINEREC_BLESS").is_some() {
+        return; // the file is being rewritten; the next run replays the new one
+    }
     let model = decode(MODEL).expect("the checked-in model loads");
     let pinned: Value = serde_json::from_str(GOLDEN).expect("the golden file is JSON");
     for case in pinned["cases"].as_array().unwrap() {

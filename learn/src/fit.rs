@@ -1,21 +1,22 @@
 //! [`fit`]: from watch-log rows and a catalog to a checked [`Model`], the whole training job.
 //!
-//! Split 64:16:20, fit the scaler on the training rows, encode the labels, train, measure the
-//! test split through the serving forward pass (so the reported figures are what is served),
-//! and put the model together with [`Model::new`], which checks it as `decode` would.
+//! Make the objective's pairs and split them (see `pairs`), fit the scaler on the training
+//! rows, encode the labels, train, measure the test pairs through the serving forward pass
+//! (so the reported figures are what is served), and put the model together with
+//! [`Model::new`], which checks it as `decode` would.
 
 use cinerec_core::watch_log::WatchRow;
 use cinerec_core::{
     catalog::Movie, feature_row, CatalogEntry, EpochReport, LabelEncoder, Metadata, Model,
-    ModelError, ModelParts, Scaler, ShapeError, TrainConfig, FEATURES,
+    ModelError, ModelParts, Objective, Scaler, ShapeError, TrainConfig, FEATURES,
 };
 use ndarray::Array2;
 
 use crate::epochs::{train, Examples};
 use crate::metrics;
 use crate::network::Network;
+use crate::pairs::{pairs, Pair};
 use crate::random::Rng;
-use crate::split::split;
 
 /// What a model records about its inputs (the trainer computes these from the files).
 #[derive(Debug, Clone, PartialEq)]
@@ -35,9 +36,9 @@ pub enum TrainError {
     /// Only one content id: there is nothing to choose between.
     #[error("the watch log has a single content id ({0}); a ranking needs at least two")]
     SingleClass(u64),
-    /// Too few rows to give every part of the split at least one row.
-    #[error("only {0} rows: too few to split 64:16:20 into train, validation and test")]
-    TooFewRows(usize),
+    /// Too few rows or viewers to give every part of the split at least one pair.
+    #[error("{0}: too few to split 64:16:20 into train, validation and test")]
+    TooFew(String),
     /// A hyper-parameter is out of range.
     #[error("{0}")]
     Config(String),
@@ -66,25 +67,38 @@ pub fn fit(
     if labels.len() < 2 {
         return Err(TrainError::SingleClass(labels.classes()[0]));
     }
-    let parts = split(rows.len(), config.seed);
+    let parts = pairs(rows, config.objective, config.seed);
     if parts.train.is_empty() || parts.validation.is_empty() || parts.test.is_empty() {
-        return Err(TrainError::TooFewRows(rows.len()));
+        return Err(TrainError::TooFew(match config.objective {
+            Objective::Item => format!("only {} rows", rows.len()),
+            Objective::CoWatch => format!(
+                "{} pairs of movies watched by the same viewer ({} rows)",
+                parts.train.len() + parts.validation.len() + parts.test.len(),
+                rows.len()
+            ),
+        }));
     }
 
-    let raw = |index: &usize| {
-        let row = &rows[*index];
+    let raw = |index: usize| {
+        let row = &rows[index];
         feature_row(row.rating, row.popularity, row.watch_seconds)
     };
-    let scaler = Scaler::fit(&parts.train.iter().map(raw).collect::<Vec<_>>());
-    let examples = |indices: &[usize]| {
-        let mut features = Array2::<f32>::zeros((indices.len(), FEATURES));
-        let mut targets = Vec::with_capacity(indices.len());
-        for (mut out, index) in features.rows_mut().into_iter().zip(indices) {
-            for (cell, value) in out.iter_mut().zip(scaler.transform(raw(index))) {
+    let scaler = Scaler::fit(
+        &parts
+            .scaler_rows
+            .iter()
+            .map(|&i| raw(i))
+            .collect::<Vec<_>>(),
+    );
+    let examples = |pairs: &[Pair]| {
+        let mut features = Array2::<f32>::zeros((pairs.len(), FEATURES));
+        let mut targets = Vec::with_capacity(pairs.len());
+        for (mut out, pair) in features.rows_mut().into_iter().zip(pairs) {
+            for (cell, value) in out.iter_mut().zip(scaler.transform(raw(pair.row))) {
                 *cell = value;
             }
             let class = labels
-                .index_of(rows[*index].content_id)
+                .index_of(pair.target)
                 .expect("every content id of the log is a class");
             targets.push(class);
         }
@@ -103,8 +117,12 @@ pub fn fit(
         on_epoch,
     );
     let mlp = network.to_mlp().map_err(TrainError::Diverged)?;
-    let test =
-        metrics::classification(&mlp, &scaler, &labels, parts.test.iter().map(|&i| &rows[i]));
+    let test = metrics::classification(
+        &mlp,
+        &scaler,
+        &labels,
+        parts.test.iter().map(|pair| (&rows[pair.row], pair.target)),
+    );
 
     let mut entries: Vec<CatalogEntry> = catalog.iter().map(CatalogEntry::from).collect();
     entries.sort_by_key(|entry| entry.id);
@@ -151,7 +169,7 @@ fn check_config(config: &TrainConfig) -> Result<(), TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cinerec_core::{Objective, Optimizer};
+    use cinerec_core::Optimizer;
 
     fn config(optimizer: Optimizer) -> TrainConfig {
         TrainConfig {
@@ -160,7 +178,7 @@ mod tests {
             hidden: 16,
             batch_size: 8,
             optimizer,
-            learning_rate: crate::default_learning_rate(optimizer),
+            learning_rate: crate::default_learning_rate(optimizer, Objective::Item),
             seed: 3,
         }
     }
@@ -232,8 +250,8 @@ mod tests {
             "the watch log has a single content id (100); a ranking needs at least two"
         );
         assert_eq!(
-            fit_rows(&rows[..2], &cfg).unwrap_err(),
-            TrainError::TooFewRows(2)
+            fit_rows(&rows[..2], &cfg).unwrap_err().to_string(),
+            "only 2 rows: too few to split 64:16:20 into train, validation and test"
         );
         let zero_lr = TrainConfig {
             learning_rate: 0.0,

@@ -23,11 +23,13 @@ mod kernels;
 mod lockstep;
 mod network;
 mod optimizer;
+mod pairs;
 mod split;
 mod wide;
 
 pub use epochs::{train, Examples};
 pub use fit::{fit, Provenance, TrainError};
 pub use network::Network;
-pub use optimizer::default_learning_rate;
+pub use optimizer::{default_epochs, default_learning_rate};
+pub use pairs::{pairs, split_viewers, Pair, Pairs, Viewers, MAX_PARTNERS};
 pub use split::{split, Split};

@@ -1,5 +1,7 @@
-//! Quality measures: accuracy and top-k on classified rows, and HitRate@k and NDCG@k of a
-//! ranking on each user's held-out last watch, beside popularity and random baselines.
+//! Quality measures: accuracy and top-k on classified pairs, and HitRate@k and NDCG@k of a
+//! ranking on each viewer's held-out last watch, beside three baselines: random, popularity
+//! (most watched first) and co-visitation (the classic item-to-item recommender: movies
+//! watched by the viewers of what you watched).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -10,18 +12,19 @@ use cinerec_core::{feature_row, LabelEncoder, Mlp, Scaler, TestMetrics, WatchEve
 
 use crate::random::Rng;
 
-/// Accuracy and top-10 of the serving forward pass on watch-log rows (each row's own rating,
-/// popularity and watch time). A row whose content id is not a class counts as a miss.
+/// Accuracy and top-10 of the serving forward pass on (watch, content id to predict) pairs:
+/// the watch's own rating, popularity and watch time go in. A content id that is not a class
+/// counts as a miss.
 pub fn classification<'a>(
     mlp: &Mlp,
     scaler: &Scaler,
     labels: &LabelEncoder,
-    rows: impl IntoIterator<Item = &'a WatchRow>,
+    pairs: impl IntoIterator<Item = (&'a WatchRow, u64)>,
 ) -> TestMetrics {
     let (mut probabilities, mut targets, mut total) = (Vec::new(), Vec::new(), 0usize);
-    for row in rows {
+    for (row, content_id) in pairs {
         total += 1;
-        let Some(target) = labels.index_of(row.content_id) else {
+        let Some(target) = labels.index_of(content_id) else {
             continue;
         };
         let features = scaler.transform(feature_row(row.rating, row.popularity, row.watch_seconds));
@@ -69,19 +72,22 @@ pub struct HeldOut {
     pub history: Vec<WatchEvent>,
     /// The content id of their last watch.
     pub target: u64,
+    /// The index of that last watch in the log.
+    pub row: usize,
 }
 
 /// One case per user, in user-id order. A user whose last watch repeats an earlier one is
 /// left out: a ranking never recommends what was already watched, so no ranker could hit it.
 pub fn leave_last_out(rows: &[WatchRow]) -> Vec<HeldOut> {
-    let mut by_user: BTreeMap<u64, Vec<&WatchRow>> = BTreeMap::new();
-    for row in rows {
-        by_user.entry(row.user_id).or_default().push(row);
+    let mut by_user: BTreeMap<u64, Vec<(usize, &WatchRow)>> = BTreeMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        by_user.entry(row.user_id).or_default().push((index, row));
     }
     by_user
         .into_iter()
         .filter_map(|(user_id, watches)| {
-            let (last, earlier) = watches.split_last()?;
+            let (&(index, last), earlier) = watches.split_last()?;
+            let earlier: Vec<&WatchRow> = earlier.iter().map(|(_, row)| *row).collect();
             if earlier.iter().any(|row| row.content_id == last.content_id) {
                 return None;
             }
@@ -95,8 +101,20 @@ pub fn leave_last_out(rows: &[WatchRow]) -> Vec<HeldOut> {
                     })
                     .collect(),
                 target: last.content_id,
+                row: index,
             })
         })
+        .collect()
+}
+
+/// The rows a baseline may learn from when `cases` are measured: every row but their
+/// held-out last watches.
+pub fn without_held_out(rows: &[WatchRow], cases: &[HeldOut]) -> Vec<WatchRow> {
+    let held_out: HashSet<usize> = cases.iter().map(|case| case.row).collect();
+    rows.iter()
+        .enumerate()
+        .filter(|(index, _)| !held_out.contains(index))
+        .map(|(_, row)| *row)
         .collect()
 }
 
@@ -175,6 +193,60 @@ pub fn random_baseline(
     ranking_quality(cases, k, rankings)
 }
 
+/// The co-visitation baseline: a candidate's score is, summed over the distinct movies of the
+/// history, the number of viewers in `counted` who watched both; ties go to the more watched
+/// movie, then the lower id. What a history shares with no one falls back to popularity.
+pub fn co_visitation_baseline(
+    cases: &[HeldOut],
+    counted: &[WatchRow],
+    candidates: &[u64],
+    k: usize,
+) -> RankingQuality {
+    let mut viewers_of: HashMap<u64, Vec<u64>> = HashMap::new();
+    let mut movies_of: HashMap<u64, Vec<u64>> = HashMap::new();
+    for row in counted {
+        viewers_of
+            .entry(row.content_id)
+            .or_default()
+            .push(row.user_id);
+        movies_of
+            .entry(row.user_id)
+            .or_default()
+            .push(row.content_id);
+    }
+    for list in viewers_of.values_mut().chain(movies_of.values_mut()) {
+        list.sort_unstable();
+        list.dedup();
+    }
+    let popularity: HashMap<u64, usize> = viewers_of
+        .iter()
+        .map(|(movie, viewers)| (*movie, viewers.len()))
+        .collect();
+    let rankings = cases.iter().map(|case| {
+        let mut history: Vec<u64> = case.history.iter().map(|e| e.content_id).collect();
+        history.sort_unstable();
+        history.dedup();
+        let mut together: HashMap<u64, usize> = HashMap::new();
+        for movie in &history {
+            for viewer in viewers_of.get(movie).into_iter().flatten() {
+                for other in &movies_of[viewer] {
+                    *together.entry(*other).or_default() += 1;
+                }
+            }
+        }
+        let mut order = candidates.to_vec();
+        order.sort_by_key(|id| {
+            (
+                std::cmp::Reverse(together.get(id).copied().unwrap_or(0)),
+                std::cmp::Reverse(popularity.get(id).copied().unwrap_or(0)),
+                *id,
+            )
+        });
+        unwatched(order.into_iter(), case, k)
+    });
+    ranking_quality(cases, k, rankings)
+}
+
 fn unwatched(order: impl Iterator<Item = u64>, case: &HeldOut, k: usize) -> Vec<u64> {
     let watched: HashSet<u64> = case.history.iter().map(|e| e.content_id).collect();
     order.filter(|id| !watched.contains(id)).take(k).collect()
@@ -239,6 +311,50 @@ mod tests {
         let cases = leave_last_out(&[row(9, 1), row(9, 2)]);
         // user 9 watched 1, so popularity recommends 2 first: a hit at position 1.
         assert_eq!(popularity_baseline(&cases, &order, 1).hit_rate, 1.0);
+    }
+
+    #[test]
+    fn co_visitation_recommends_what_the_viewers_of_the_history_watched() {
+        // Viewers 1 and 2 watched 10 with 20; viewer 3 watched 10 with 30; 40 is the most
+        // watched movie but nobody watched it with 10.
+        let counted = [
+            row(1, 10),
+            row(1, 20),
+            row(2, 10),
+            row(2, 20),
+            row(3, 10),
+            row(3, 30),
+            row(4, 40),
+            row(5, 40),
+            row(6, 40),
+            row(7, 40),
+        ];
+        let case = |target| HeldOut {
+            user_id: 9,
+            history: vec![WatchEvent {
+                content_id: 10,
+                watch_seconds: 1.0,
+            }],
+            target,
+            row: 0,
+        };
+        let candidates = [10, 20, 30, 40];
+        let first = |target| co_visitation_baseline(&[case(target)], &counted, &candidates, 1);
+        assert_eq!(first(20).hit_rate, 1.0, "20 was watched with 10 twice");
+        assert_eq!(first(40).hit_rate, 0.0);
+        let top3 = co_visitation_baseline(&[case(40)], &counted, &candidates, 3);
+        assert_eq!(top3.hit_rate, 1.0, "then 30, then the most watched");
+        assert!(
+            (top3.ndcg - 1.0 / 4f64.log2()).abs() < 1e-12,
+            "at position 3"
+        );
+    }
+
+    #[test]
+    fn baselines_count_every_row_but_the_held_out_ones() {
+        let rows = [row(1, 5), row(1, 6), row(2, 6), row(2, 7)];
+        let cases = leave_last_out(&rows);
+        assert_eq!(without_held_out(&rows, &cases), [rows[0], rows[2]]);
     }
 
     #[test]

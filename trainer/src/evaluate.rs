@@ -1,17 +1,23 @@
 //! `evaluate`: a model's quality on a watch log, beside baselines that say whether the
 //! model earns its keep.
+//!
+//! Nothing measured was trained on. On the training log (recognised by its checksum), the
+//! split is rebuilt from the model's seed: for a co-watch model, the ranking is measured on
+//! the held-out last watch of each test viewer, viewers the model never saw; for an item
+//! model (whose split, as the original's, is by row), on every viewer's last watch. Any other
+//! log is measured whole, every viewer new. The baselines may count every row but the
+//! held-out ones, which gives them more than the model had.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use cinerec_core::rank;
-use cinerec_core::watch_log::WatchRow;
+use cinerec_core::Objective;
 use cinerec_learn::metrics::{
-    classification, leave_last_out, popularity_baseline, popularity_order, random_baseline,
-    ranking_quality, RankingQuality,
+    classification, co_visitation_baseline, leave_last_out, popularity_baseline, popularity_order,
+    random_baseline, ranking_quality, without_held_out, RankingQuality,
 };
-use cinerec_learn::split;
+use cinerec_learn::{pairs, split_viewers};
 use serde::Serialize;
 
 use crate::inputs::{load_model, read_watch_log};
@@ -35,11 +41,15 @@ const K: usize = 10;
 pub struct Evaluation {
     /// Which model was measured.
     pub model_id: String,
-    /// Which rows were classified: the training log's test split, or all rows of another log.
+    /// What it was trained to predict: `co-watch` or `item`.
+    pub objective: Objective,
+    /// Which pairs were classified: the training log's test split, or all of another log.
     pub rows_measured: &'static str,
-    /// Rows classified.
+    /// Whose last watches the ranking was measured on.
+    pub users_measured: &'static str,
+    /// Pairs classified (rows, for the item objective).
     pub rows: u64,
-    /// Fraction of those rows whose top class is right.
+    /// Fraction of those pairs whose top class is right.
     pub test_accuracy: f64,
     /// Fraction whose class is in the top 10.
     pub test_top10: f64,
@@ -58,6 +68,8 @@ pub struct Evaluation {
 /// Baseline rankers' quality.
 #[derive(Debug, Serialize)]
 pub struct Baselines {
+    /// Movies watched by the viewers of the history, most often first.
+    pub co_visitation: Quality,
     /// Most watched first.
     pub popularity: Quality,
     /// A seeded random order.
@@ -94,23 +106,33 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         );
     }
     let metadata = model.metadata();
+    let (objective, seed) = (metadata.config.objective, metadata.config.seed);
 
-    // The training log gives its test split back from the stored seed; any other log is
-    // measured whole.
+    // See the module docs for what is measured on which log.
     let same_log = watch_log.sha256 == metadata.training_data_sha256;
-    let measured: Vec<usize> = if same_log {
-        split(rows.len(), metadata.config.seed).test
+    let parts = pairs(rows, objective, seed);
+    let measured: Vec<_> = if same_log {
+        parts.test
     } else {
-        (0..rows.len()).collect()
+        [parts.train, parts.validation, parts.test].concat()
     };
     let test = classification(
         model.mlp(),
         model.scaler(),
         model.labels(),
-        measured.iter().map(|&index| &rows[index]),
+        measured.iter().map(|pair| (&rows[pair.row], pair.target)),
     );
 
-    let all_cases = leave_last_out(rows);
+    let test_viewers =
+        (same_log && objective == Objective::CoWatch).then(|| split_viewers(rows, seed).test);
+    let all_cases: Vec<_> = leave_last_out(rows)
+        .into_iter()
+        .filter(|case| {
+            test_viewers
+                .as_ref()
+                .is_none_or(|viewers| viewers.binary_search(&case.user_id).is_ok())
+        })
+        .collect();
     let cases: Vec<_> = all_cases
         .iter()
         .filter(|case| {
@@ -120,13 +142,7 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         })
         .cloned()
         .collect();
-    let held_out = last_rows(rows);
-    let counted: Vec<_> = rows
-        .iter()
-        .enumerate()
-        .filter(|(index, _)| !held_out.contains(index))
-        .map(|(_, row)| *row)
-        .collect();
+    let counted = without_held_out(rows, &cases);
     let candidates = model.classes();
     let rankings = cases
         .iter()
@@ -141,15 +157,24 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         })
         .collect::<Result<Vec<Vec<u64>>>>()?;
     let model_quality = ranking_quality(&cases, K, rankings);
+    let co_visitation = co_visitation_baseline(&cases, &counted, candidates, K);
     let popularity = popularity_baseline(&cases, &popularity_order(&counted, candidates), K);
-    let random = random_baseline(&cases, candidates, K, metadata.config.seed);
+    let random = random_baseline(&cases, candidates, K, seed);
 
     Ok(Evaluation {
         model_id: model.id().to_string(),
+        objective,
         rows_measured: if same_log {
             "test split of the training log"
         } else {
             "all rows (not the log the model was trained on)"
+        },
+        users_measured: match (same_log, objective) {
+            (true, Objective::CoWatch) => "test viewers of the training log, never trained on",
+            (true, Objective::Item) => {
+                "every viewer of the training log (the item split is by row)"
+            }
+            (false, _) => "every viewer of another log",
         },
         rows: test.rows,
         test_accuracy: test.accuracy,
@@ -159,19 +184,11 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         hit_rate_at_10: model_quality.hit_rate,
         ndcg_at_10: model_quality.ndcg,
         baselines: Baselines {
+            co_visitation: co_visitation.into(),
             popularity: popularity.into(),
             random: random.into(),
         },
     })
-}
-
-/// Row indices of each user's last row: held out, so not counted as popularity.
-fn last_rows(rows: &[WatchRow]) -> HashSet<usize> {
-    let mut last = std::collections::HashMap::new();
-    for (index, row) in rows.iter().enumerate() {
-        last.insert(row.user_id, index);
-    }
-    last.into_values().collect()
 }
 
 /// `evaluate`.

@@ -12,6 +12,7 @@ mod plot;
 mod poster;
 mod preprocess;
 mod progress;
+mod taste;
 mod tmdb;
 mod train;
 

@@ -1,5 +1,6 @@
-//! Small, dependency-free SVG charts: the watch log's scatter and the training curves.
-//! Plain text output, so the same data always gives the same bytes.
+//! Small, dependency-free SVG charts: the watch log's scatter, the training curves and the
+//! viewer × genre heat map of a taste log. Plain text output, so the same data always gives
+//! the same bytes (a plotting crate would bring fonts and a renderer for three charts).
 
 use std::fmt::Write as _;
 
@@ -81,6 +82,104 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> St
     svg
 }
 
+/// A heat map: one row per labelled row of `values`, one column per column label; a cell's
+/// blue deepens with its value (0 white, the largest value darkest).
+pub fn heatmap(
+    title: &str,
+    row_label: &str,
+    columns: &[String],
+    rows: &[(u64, Vec<f64>)],
+) -> String {
+    const WIDTH: f64 = 640.0;
+    const HEIGHT: f64 = 560.0;
+    const BOTTOM: f64 = 130.0;
+    let (width, height) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let cell_width = width / columns.len().max(1) as f64;
+    let cell_height = height / rows.len().max(1) as f64;
+    let largest = rows
+        .iter()
+        .flat_map(|(_, values)| values.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let mut svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif">
+  <rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>
+  <text x="{:.1}" y="20" font-size="15" text-anchor="middle">{title}</text>
+  <text x="14" y="{:.1}" font-size="12" text-anchor="middle" transform="rotate(-90 14 {:.1})">{}</text>
+  <g shape-rendering="crispEdges">
+"##,
+        WIDTH / 2.0,
+        TOP + height / 2.0,
+        TOP + height / 2.0,
+        escape(row_label)
+    );
+    for (row, (_, values)) in rows.iter().enumerate() {
+        for (column, value) in values.iter().enumerate() {
+            let depth = (value / largest).clamp(0.0, 1.0);
+            // From white to a deep blue.
+            let channel = |white: f64, blue: f64| (white + (blue - white) * depth).round() as u8;
+            let _ = writeln!(
+                svg,
+                r##"  <rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#{:02x}{:02x}{:02x}"/>"##,
+                LEFT + column as f64 * cell_width,
+                TOP + row as f64 * cell_height,
+                cell_width,
+                cell_height,
+                channel(255.0, 8.0),
+                channel(255.0, 48.0),
+                channel(255.0, 107.0)
+            );
+        }
+    }
+    svg.push_str("  </g>\n");
+    let _ = writeln!(
+        svg,
+        r##"  <rect x="{LEFT}" y="{TOP}" width="{width:.1}" height="{height:.1}" fill="none" stroke="#888"/>"##
+    );
+    for (column, label) in columns.iter().enumerate() {
+        let x = LEFT + (column as f64 + 0.5) * cell_width;
+        let y = TOP + height + 8.0;
+        let _ = writeln!(
+            svg,
+            r##"  <text x="{x:.1}" y="{y:.1}" font-size="11" text-anchor="end" fill="#444" transform="rotate(-60 {x:.1} {y:.1})">{}</text>"##,
+            escape(label)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Text safe inside an SVG element.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Charts drawn one above the other, in one picture.
+pub fn stack(charts: &[String]) -> String {
+    let height = HEIGHT * charts.len() as f64;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}">
+"#
+    );
+    for (index, chart) in charts.iter().enumerate() {
+        // A nested <svg> keeps each chart's own coordinates; only its origin moves.
+        let _ = writeln!(
+            svg,
+            "{}",
+            chart.trim_end().replacen(
+                "<svg ",
+                &format!(r#"<svg y="{:.1}" "#, HEIGHT * index as f64),
+                1
+            )
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 fn frame(title: &str, x_label: &str, y_label: &str, x: (f64, f64), y: (f64, f64)) -> String {
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif">
@@ -100,7 +199,10 @@ fn frame(title: &str, x_label: &str, y_label: &str, x: (f64, f64), y: (f64, f64)
     );
     for tick in 0..=4 {
         let fraction = tick as f64 / 4.0;
-        let (x_value, y_value) = (x.0 + fraction * (x.1 - x.0), y.0 + fraction * (y.1 - y.0));
+        let (mut x_value, y_value) = (x.0 + fraction * (x.1 - x.0), y.0 + fraction * (y.1 - y.0));
+        if x.0.fract() == 0.0 && x.1.fract() == 0.0 && x.1 - x.0 >= 4.0 {
+            x_value = x_value.round(); // epochs are whole numbers
+        }
         let _ = writeln!(
             svg,
             r##"  <text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#444">{}</text>"##,
@@ -161,6 +263,39 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains(r#"cx="64.0" cy="348.0""#), "{svg}");
         assert!(svg.contains(r#"cx="616.0" cy="40.0""#), "{svg}");
+    }
+
+    #[test]
+    fn heatmap_draws_a_cell_per_value_darkest_for_the_largest() {
+        let columns = vec!["Drama".to_string(), "War & <Peace>".to_string()];
+        let svg = heatmap(
+            "t",
+            "viewer",
+            &columns,
+            &[(1, vec![0.0, 0.5]), (2, vec![1.0, 0.25])],
+        );
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            4 + 1,
+            "four cells and the frame"
+        );
+        assert!(
+            svg.contains(r##"fill="#08306b""##),
+            "the largest value is darkest"
+        );
+        assert!(svg.contains(r##"fill="#ffffff""##), "zero is white");
+        assert!(svg.contains("War &amp; &lt;Peace&gt;"));
+        assert!(!heatmap("t", "v", &[], &[]).contains("NaN"));
+    }
+
+    #[test]
+    fn stacked_charts_sit_one_below_the_other() {
+        let chart = scatter("t", "x", "y", &[(0.0, 0.0)]);
+        let both = stack(&[chart.clone(), chart]);
+        assert!(both.contains(r#"<svg y="0.0" "#) && both.contains(r#"<svg y="400.0" "#));
+        assert!(
+            both.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="800""#)
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! `preprocess`: a synthetic watch log from a catalog, made the original way.
+//! `preprocess`: a synthetic watch log from a catalog, made the original way, or with taste.
 //!
-//! Each movie is repeated `int(2^vote_average)` times; users `1..=users` each pick
-//! `randint(0, max_select)` entries with replacement; `watch_seconds` is
+//! The original way: each movie is repeated `int(2^vote_average)` times; users `1..=users`
+//! each pick `randint(0, max_select)` entries with replacement; `watch_seconds` is
 //! base + Normal(0, 0.1·base), clipped to [0, 7200] and truncated, with
 //! base = 7200·(1.1^(r−5) − 1.1^−5)/(1.1^5 − 1.1^−5). Unlike the original (which never
-//! seeded numpy), every draw comes from one seeded generator.
+//! seeded numpy), every draw comes from one seeded generator. With `--taste`, viewers also
+//! have preferences (see `taste`).
 
 use std::path::PathBuf;
 
@@ -15,10 +16,14 @@ use cinerec_learn::random::Rng;
 
 use crate::inputs::{describe_skips, read_catalog};
 use crate::output::write_atomic;
-use crate::plot;
+use crate::{plot, taste};
 
 /// Users in a watch log, as the original made them (ids 1..=100).
 pub const DEFAULT_USERS: u64 = 100;
+/// Viewers in a log with taste: learning which movies go together, and measuring it on the
+/// fifth of them held out, needs more than the original's hundred (20 test viewers would
+/// make every measure a coin toss).
+pub const DEFAULT_TASTE_USERS: u64 = 1000;
 /// The most movies one user picks, as the original did.
 pub const DEFAULT_MAX_SELECT: u64 = 20;
 
@@ -34,18 +39,76 @@ pub struct Args {
     /// Watch log CSV to write.
     #[arg(long)]
     pub out: PathBuf,
-    /// Number of users (ids 1..=users).
-    #[arg(long, default_value_t = DEFAULT_USERS)]
-    pub users: u64,
+    /// Number of users (ids 1..=users) [default: 100, the original's; 1000 with --taste].
+    #[arg(long)]
+    pub users: Option<u64>,
     /// Each user watches between 0 and this many movies.
     #[arg(long, default_value_t = DEFAULT_MAX_SELECT)]
     pub max_select: u64,
     /// Seed of the random draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Give viewers taste: a favourite genre and language that steer what they pick and
+    /// how long they watch (without it, the original's algorithm, byte for byte).
+    #[arg(long)]
+    pub taste: bool,
     /// Also draw rating against watch_seconds into this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// With --taste, also draw the viewer × genre heat map into this SVG file.
+    #[arg(long, requires = "taste")]
+    pub heatmap: Option<PathBuf>,
+}
+
+/// A synthetic watch log, and the heat map of its taste when it has some.
+pub struct Synthesized {
+    /// The rows, viewer by viewer.
+    pub rows: Vec<WatchRow>,
+    /// The viewer × genre heat map (SVG), for a log with taste.
+    pub heatmap: Option<String>,
+}
+
+/// A log from `movies`, the original way or with taste.
+pub fn synthesize(
+    movies: &[Movie],
+    users: u64,
+    max_select: u64,
+    seed: u64,
+    with_taste: bool,
+) -> Synthesized {
+    if !with_taste {
+        return Synthesized {
+            rows: generate(movies, users, max_select, seed),
+            heatmap: None,
+        };
+    }
+    let (rows, viewers) = taste::generate(movies, users, max_select, seed);
+    let (genres, shares) = taste::genre_shares(movies, &rows, &viewers);
+    let names: Vec<String> = genres
+        .iter()
+        .map(|&genre| taste::genre_name(genre))
+        .collect();
+    // A row thinner than a pixel or two blurs into its neighbours: draw every n-th viewer.
+    let every = shares.len().div_ceil(200).max(1);
+    let drawn: Vec<(u64, Vec<f64>)> = shares.iter().step_by(every).cloned().collect();
+    let row_label = if every == 1 {
+        format!("{} viewers, by favourite genre", shares.len())
+    } else {
+        format!(
+            "every {every}th of {} viewers, by favourite genre",
+            shares.len()
+        )
+    };
+    let heatmap = plot::heatmap(
+        "share of each viewer's watches by genre",
+        &row_label,
+        &names,
+        &drawn,
+    );
+    Synthesized {
+        rows,
+        heatmap: Some(heatmap),
+    }
 }
 
 /// The watch log of the module docs.
@@ -78,12 +141,12 @@ pub fn generate(movies: &[Movie], users: u64, max_select: u64, seed: u64) -> Vec
 }
 
 /// `int(pow(2, vote_average))`: how many times a movie enters the pick list.
-fn copies(vote_average: f64) -> usize {
+pub(crate) fn copies(vote_average: f64) -> usize {
     2f64.powf(vote_average) as usize
 }
 
 /// The expected watch time for a rating: 0 s at 0, 7200 s at 10, convex in between.
-fn base_watch_seconds(rating: f64) -> f64 {
+pub(crate) fn base_watch_seconds(rating: f64) -> f64 {
     let low = 1.1f64.powi(-5);
     MAX_WATCH_SECONDS * (1.1f64.powf(rating - 5.0) - low) / (1.1f64.powi(5) - low)
 }
@@ -92,15 +155,24 @@ fn base_watch_seconds(rating: f64) -> f64 {
 pub fn run(args: &Args) -> Result<()> {
     let catalog = read_catalog(&args.movies)?;
     let (movies, report) = (&catalog.movies, &catalog.report);
-    let rows = generate(movies, args.users, args.max_select, args.seed);
-    write_atomic(&args.out, watch_log::write(&rows).as_bytes())?;
+    let users = args.users.unwrap_or(if args.taste {
+        DEFAULT_TASTE_USERS
+    } else {
+        DEFAULT_USERS
+    });
+    let log = synthesize(movies, users, args.max_select, args.seed, args.taste);
+    let rows = &log.rows;
+    write_atomic(&args.out, watch_log::write(rows).as_bytes())?;
     if let Some(plot_path) = &args.plot {
-        write_atomic(plot_path, scatter(&rows).as_bytes())?;
+        write_atomic(plot_path, scatter(rows).as_bytes())?;
+    }
+    if let (Some(path), Some(heatmap)) = (&args.heatmap, &log.heatmap) {
+        write_atomic(path, heatmap.as_bytes())?;
     }
     println!(
         "wrote {} rows for {} users from {} movies to {}{}",
         rows.len(),
-        args.users,
+        users,
         movies.len(),
         args.out.display(),
         describe_skips(report)

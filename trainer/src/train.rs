@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchLog;
 use cinerec_core::{EpochReport, Model, Objective, Optimizer, TrainConfig};
-use cinerec_learn::{default_learning_rate, fit, Provenance};
+use cinerec_learn::{default_epochs, default_learning_rate, fit, Provenance};
 use serde::Serialize;
 
 use crate::inputs::{describe_skips, read_catalog, read_watch_log};
@@ -38,9 +38,14 @@ pub struct Args {
 /// Training hyper-parameters, shared by `train` and `pipeline`.
 #[derive(Debug, clap::Args, Clone)]
 pub struct HyperArgs {
-    /// Passes over the training split.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
-    pub epochs: u32,
+    /// What the network learns from one watch's features: co-watch (another movie the same
+    /// viewer watched, making the ranking item-to-item) or item (the watched movie itself, as
+    /// the original did) [default: co-watch; pipeline --original: item].
+    #[arg(long, value_enum)]
+    pub objective: Option<ObjectiveArg>,
+    /// Passes over the training split [default: 40 for co-watch, 10 for item].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: Option<u32>,
     /// Hidden units.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub hidden: u32,
@@ -50,9 +55,27 @@ pub struct HyperArgs {
     /// Update rule.
     #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
     pub optimizer: OptimizerArg,
-    /// Peak learning rate (default: 0.3 for adam, 0.5 for sgd).
+    /// Peak learning rate [default: adam 0.01 for co-watch, 0.3 for item; sgd 0.1 and 0.5].
     #[arg(long)]
     pub lr: Option<f32>,
+}
+
+/// `--objective` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectiveArg {
+    /// One watch's features → another movie the same viewer watched.
+    CoWatch,
+    /// One watch's features → the watched movie itself (the original's objective).
+    Item,
+}
+
+impl From<ObjectiveArg> for Objective {
+    fn from(arg: ObjectiveArg) -> Objective {
+        match arg {
+            ObjectiveArg::CoWatch => Objective::CoWatch,
+            ObjectiveArg::Item => Objective::Item,
+        }
+    }
 }
 
 /// `--optimizer` values.
@@ -90,16 +113,19 @@ pub struct Trained {
     pub rows_per_second: f64,
 }
 
-/// The training configuration the flags describe.
-pub fn config(hyper: &HyperArgs, seed: u64) -> TrainConfig {
+/// The training configuration the flags describe; `objective` when the flags name none.
+pub fn config(hyper: &HyperArgs, seed: u64, objective: Objective) -> TrainConfig {
     let optimizer = hyper.optimizer.into();
+    let objective = hyper.objective.map_or(objective, Objective::from);
     TrainConfig {
-        objective: Objective::Item,
-        epochs: hyper.epochs,
+        objective,
+        epochs: hyper.epochs.unwrap_or_else(|| default_epochs(objective)),
         hidden: hyper.hidden,
         batch_size: hyper.batch_size,
         optimizer,
-        learning_rate: hyper.lr.unwrap_or_else(|| default_learning_rate(optimizer)),
+        learning_rate: hyper
+            .lr
+            .unwrap_or_else(|| default_learning_rate(optimizer, objective)),
         seed,
     }
 }
@@ -194,7 +220,7 @@ pub fn run(args: &Args) -> Result<()> {
         &args.watch_log,
         &args.movies,
         &args.out,
-        &config(&args.hyper, args.seed),
+        &config(&args.hyper, args.seed, Objective::CoWatch),
     )?;
     println!(
         "model {} ({} bytes) written to {}: test accuracy {:.4}, top-10 {:.4}, {:.0} rows/s",
@@ -236,20 +262,30 @@ fn check_log_matches_catalog(
 
 fn curves(model: &Model) -> String {
     type Measure = fn(&EpochReport) -> f64;
-    let measures: [(&str, Measure); 4] = [
-        ("train_loss", |e| e.train_loss),
-        ("val_loss", |e| e.val_loss),
-        ("train_accuracy", |e| e.train_accuracy),
-        ("val_accuracy", |e| e.val_accuracy),
-    ];
-    let series = measures.map(|(name, measure)| Series {
-        name,
-        values: model.metadata().epochs.iter().map(measure).collect(),
-    });
-    plot::lines(
-        "training: loss and accuracy per epoch",
-        "epoch",
-        "value",
-        &series,
-    )
+    let epochs = &model.metadata().epochs;
+    let chart = |title, y_label, measures: [(&'static str, Measure); 2]| {
+        let series = measures.map(|(name, measure)| Series {
+            name,
+            values: epochs.iter().map(measure).collect(),
+        });
+        plot::lines(title, "epoch", y_label, &series)
+    };
+    plot::stack(&[
+        chart(
+            "training: cross-entropy per epoch",
+            "loss",
+            [
+                ("train_loss", |e| e.train_loss),
+                ("val_loss", |e| e.val_loss),
+            ],
+        ),
+        chart(
+            "training: accuracy per epoch",
+            "accuracy",
+            [
+                ("train_accuracy", |e| e.train_accuracy),
+                ("val_accuracy", |e| e.val_accuracy),
+            ],
+        ),
+    ])
 }

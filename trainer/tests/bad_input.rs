@@ -8,7 +8,8 @@ const HEADER: &str = "user_id,content_id,watch_seconds,rating,popularity\n";
 
 fn trained() -> Workspace {
     let ws = Workspace::new();
-    ws.run(&["pipeline", "--out", "out"]).success();
+    ws.run(&["pipeline", "--out", "out", "--original"])
+        .success();
     ws
 }
 
