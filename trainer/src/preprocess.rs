@@ -126,18 +126,24 @@ pub fn generate(movies: &[Movie], users: u64, max_select: u64, seed: u64) -> Vec
         let picks = rng.inclusive(0, max_select);
         for _ in 0..picks {
             let movie = augmented[rng.below(augmented.len() as u64) as usize];
-            let base = base_watch_seconds(movie.vote_average);
-            let noisy = base + rng.normal() * 0.1 * base;
-            rows.push(WatchRow {
-                user_id,
-                content_id: movie.id,
-                watch_seconds: noisy.clamp(0.0, MAX_WATCH_SECONDS).trunc(),
-                rating: movie.vote_average,
-                popularity: movie.popularity,
-            });
+            rows.push(watch(user_id, movie, 1.0, &mut rng));
         }
     }
     rows
+}
+
+/// One watch of `movie`: the base watch time for its rating, scaled by `liking` (1 the
+/// original's way), plus Normal(0, 0.1·base), clipped to [0, 7200] and truncated.
+pub(crate) fn watch(user_id: u64, movie: &Movie, liking: f64, rng: &mut Rng) -> WatchRow {
+    let base = base_watch_seconds(movie.vote_average) * liking;
+    let noisy = base + rng.normal() * 0.1 * base;
+    WatchRow {
+        user_id,
+        content_id: movie.id,
+        watch_seconds: noisy.clamp(0.0, MAX_WATCH_SECONDS).trunc(),
+        rating: movie.vote_average,
+        popularity: movie.popularity,
+    }
 }
 
 /// `int(pow(2, vote_average))`: how many times a movie enters the pick list.
@@ -146,7 +152,7 @@ pub(crate) fn copies(vote_average: f64) -> usize {
 }
 
 /// The expected watch time for a rating: 0 s at 0, 7200 s at 10, convex in between.
-pub(crate) fn base_watch_seconds(rating: f64) -> f64 {
+fn base_watch_seconds(rating: f64) -> f64 {
     let low = 1.1f64.powi(-5);
     MAX_WATCH_SECONDS * (1.1f64.powf(rating - 5.0) - low) / (1.1f64.powi(5) - low)
 }

@@ -23,7 +23,7 @@ use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchRow;
 use cinerec_learn::random::Rng;
 
-use crate::preprocess::{base_watch_seconds, copies, MAX_WATCH_SECONDS};
+use crate::preprocess::{copies, watch};
 
 /// How much the favourite genre multiplies a movie's affinity.
 const GENRE_FACTOR: f64 = 30.0;
@@ -108,15 +108,7 @@ pub fn generate(
                 break;
             };
             let liking = viewer.affinity(movie).ln() / MAX_AFFINITY.ln();
-            let base = base_watch_seconds(movie.vote_average) * (0.6 + 0.8 * liking);
-            let noisy = base + rng.normal() * 0.1 * base;
-            rows.push(WatchRow {
-                user_id,
-                content_id: movie.id,
-                watch_seconds: noisy.clamp(0.0, MAX_WATCH_SECONDS).trunc(),
-                rating: movie.vote_average,
-                popularity: movie.popularity,
-            });
+            rows.push(watch(user_id, movie, 0.6 + 0.8 * liking, &mut rng));
         }
         viewers.push(viewer);
     }
