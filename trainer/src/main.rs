@@ -6,6 +6,7 @@ mod credentials;
 mod demo;
 mod evaluate;
 mod inputs;
+mod original;
 mod output;
 mod pipeline;
 mod plot;

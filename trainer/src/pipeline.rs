@@ -16,7 +16,7 @@ use crate::evaluate::Evaluation;
 use crate::inputs::{describe_skips, read_catalog};
 use crate::output::write_atomic;
 use crate::train::HyperArgs;
-use crate::{demo, evaluate, preprocess, train};
+use crate::{demo, evaluate, original, preprocess, train};
 
 /// Flags of `pipeline`.
 #[derive(Debug, clap::Args)]
@@ -138,9 +138,9 @@ fn write_log(movies: &[Movie], seed: u64, taste: bool, path: &Path, plots: bool)
     let users = if taste {
         preprocess::DEFAULT_TASTE_USERS
     } else {
-        preprocess::DEFAULT_USERS
+        original::DEFAULT_USERS
     };
-    let log = preprocess::synthesize(movies, users, preprocess::DEFAULT_MAX_SELECT, seed, taste);
+    let log = preprocess::synthesize(movies, users, original::DEFAULT_MAX_SELECT, seed, taste);
     write_atomic(path, cinerec_core::watch_log::write(&log.rows).as_bytes())?;
     if plots {
         let folder = crate::output::parent(path);

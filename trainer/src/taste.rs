@@ -23,7 +23,7 @@ use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchRow;
 use cinerec_learn::random::Rng;
 
-use crate::preprocess::{copies, watch};
+use crate::original::{copies, watch};
 
 /// How much the favourite genre multiplies a movie's affinity.
 const GENRE_FACTOR: f64 = 30.0;
