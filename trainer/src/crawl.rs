@@ -86,8 +86,13 @@ pub fn run(args: &Args) -> Result<()> {
     let settings = credentials::load(Path::new(".env"))?;
     let credential = settings.credential.clone();
     // A last line of defence: whatever went wrong, the secret does not reach the terminal.
-    crawl(args, settings.credential, settings.base_url)
-        .map_err(|error| anyhow!(credential.redact(&format!("{error:#}"))))
+    crawl(args, settings.credential, settings.base_url).map_err(|error| {
+        if crate::console::is_stdout_closed(&error) {
+            // Holds no secret, and main must still recognise it.
+            return error;
+        }
+        anyhow!(credential.redact(&format!("{error:#}")))
+    })
 }
 
 fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> Result<()> {
@@ -213,13 +218,13 @@ fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> R
     }
     document.push_str("\n]}\n");
     write_atomic(&args.out, document.as_bytes())?;
-    println!(
+    outln!(
         "wrote {} movies from pages {}..={last} to {} ({duplicates} duplicates dropped, {} retries)",
         movies.len(),
         args.start_page,
         args.out.display(),
         client.retries
-    );
+    )?;
 
     if let Some(folder) = &args.posters {
         download_posters(
@@ -302,11 +307,11 @@ fn download_posters(
         progress.step(index as u64 + 1, "posters");
     }
     progress.finish();
-    println!(
+    outln!(
         "posters in {}: {downloaded} downloaded, {generated} generated (no poster on TMDB), {} already there",
         folder.display(),
         movies.len() - downloaded - generated
-    );
+    )?;
     Ok(())
 }
 

@@ -177,6 +177,6 @@ fn last_rows(rows: &[WatchRow]) -> HashSet<usize> {
 /// `evaluate`.
 pub fn run(args: &Args) -> Result<()> {
     let evaluation = evaluate(&args.model, &args.watch_log)?;
-    println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    outln!("{}", serde_json::to_string_pretty(&evaluation)?)?;
     Ok(())
 }

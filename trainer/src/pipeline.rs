@@ -56,47 +56,48 @@ pub fn run(args: &Args) -> Result<()> {
     text.push('\n');
     write_atomic(&out.join("evaluation.json"), text.as_bytes())?;
 
-    println!();
-    println!("step        output");
-    println!(
+    outln!()?;
+    outln!("step        output")?;
+    outln!(
         "catalog     {} ({} movies{})",
         movies_path.display(),
         catalog.movies.len(),
         describe_skips(&catalog.report)
-    );
-    println!(
+    )?;
+    outln!(
         "watch log   {} ({} rows, seed {})",
         log_path.display(),
         rows.len(),
         args.seed
-    );
-    println!(
+    )?;
+    outln!(
         "model       {} ({} bytes, id {})",
         trained.model_path.display(),
         trained.model_bytes,
         trained.model_id
-    );
-    println!("metrics     {}", out.join("metrics.json").display());
-    println!("evaluation  {}", out.join("evaluation.json").display());
-    println!();
-    println!("measure           model   popularity  random");
-    println!("test accuracy     {:.4}", trained.test_accuracy);
-    println!("test top-10       {:.4}", trained.test_top10);
-    println!(
+    )?;
+    outln!("metrics     {}", out.join("metrics.json").display())?;
+    outln!("evaluation  {}", out.join("evaluation.json").display())?;
+    outln!()?;
+    outln!("measure           model   popularity  random")?;
+    outln!("test accuracy     {:.4}", trained.test_accuracy)?;
+    outln!("test top-10       {:.4}", trained.test_top10)?;
+    outln!(
         "HitRate@10        {:.4}  {:.4}      {:.4}",
         evaluation.hit_rate_at_10,
         evaluation.baselines.popularity.hit_rate_at_10,
         evaluation.baselines.random.hit_rate_at_10
-    );
-    println!(
+    )?;
+    outln!(
         "NDCG@10           {:.4}  {:.4}      {:.4}",
         evaluation.ndcg_at_10,
         evaluation.baselines.popularity.ndcg_at_10,
         evaluation.baselines.random.ndcg_at_10
-    );
-    println!(
+    )?;
+    outln!(
         "({} users, leave-last-out; training {:.0} rows/s)",
-        evaluation.users, trained.rows_per_second
-    );
+        evaluation.users,
+        trained.rows_per_second
+    )?;
     Ok(())
 }

@@ -97,14 +97,14 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(plot_path) = &args.plot {
         write_atomic(plot_path, scatter(&rows).as_bytes())?;
     }
-    println!(
+    outln!(
         "wrote {} rows for {} users from {} movies to {}{}",
         rows.len(),
         args.users,
         movies.len(),
         args.out.display(),
         describe_skips(report)
-    );
+    )?;
     Ok(())
 }
 

@@ -1,4 +1,5 @@
 //! Progress reporting: a live bar on a terminal, plain lines otherwise (logs, CI, pipes).
+//! Neither can fail the run (see `console`).
 
 use std::io::IsTerminal;
 
@@ -36,7 +37,7 @@ impl Progress {
                 bar.set_position(position);
                 bar.set_message(message.to_string());
             }
-            None => eprintln!("{}: {position} {message}", self.label),
+            None => errln!("{}: {position} {message}", self.label),
         }
     }
 
@@ -51,7 +52,7 @@ impl Progress {
     pub fn note(&self, message: &str) {
         match &self.bar {
             Some(bar) => bar.println(message),
-            None => eprintln!("{}: {message}", self.label),
+            None => errln!("{}: {message}", self.label),
         }
     }
 

@@ -114,7 +114,7 @@ pub fn train_files(
     let watch_log = read_watch_log(watch_log_path)?;
     let catalog = read_catalog(movies_path)?;
     if !catalog.report.skipped.is_empty() {
-        eprintln!(
+        errln!(
             "{}{}",
             movies_path.display(),
             describe_skips(&catalog.report)
@@ -178,12 +178,15 @@ pub fn train_files(
     write_atomic(&out.join("metrics.json"), text.as_bytes())?;
     write_atomic(&out.join("training.svg"), curves(&model).as_bytes())?;
 
-    println!("epoch  train_loss  val_loss  val_accuracy");
+    outln!("epoch  train_loss  val_loss  val_accuracy")?;
     for epoch in &metadata.epochs {
-        println!(
+        outln!(
             "{:>5}  {:>10.4}  {:>8.4}  {:>12.4}",
-            epoch.epoch, epoch.train_loss, epoch.val_loss, epoch.val_accuracy
-        );
+            epoch.epoch,
+            epoch.train_loss,
+            epoch.val_loss,
+            epoch.val_accuracy
+        )?;
     }
     Ok(trained)
 }
@@ -196,7 +199,7 @@ pub fn run(args: &Args) -> Result<()> {
         &args.out,
         &config(&args.hyper, args.seed),
     )?;
-    println!(
+    outln!(
         "model {} ({} bytes) written to {}: test accuracy {:.4}, top-10 {:.4}, {:.0} rows/s",
         trained.model_id,
         trained.model_bytes,
@@ -204,7 +207,7 @@ pub fn run(args: &Args) -> Result<()> {
         trained.test_accuracy,
         trained.test_top10,
         trained.rows_per_second
-    );
+    )?;
     Ok(())
 }
 
