@@ -126,6 +126,8 @@ fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> R
             _ => bail!("{flag} {text} is not an http(s) URL"),
         }
     }
+    // An output that cannot be written is refused before the first request.
+    crate::output::destination(&args.out)?;
     let checkpoint = Checkpoint::open(&args.out, &args.language, &args.region)?;
     let mut client = Client::new(
         credential,

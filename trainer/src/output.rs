@@ -1,14 +1,27 @@
-//! Writing outputs atomically: a temporary file in the same folder, then a rename, so a
-//! crash never leaves half a model, catalog or log behind.
+//! Writing outputs atomically, and never over something that is not a file.
+//!
+//! Every file the trainer writes goes through [`write_atomic`]: a temporary file in the same
+//! folder, written, synced, then renamed over the destination, so a crash never leaves half a
+//! model, catalog or log behind. A rename replaces whatever has the name, so the destination
+//! is looked at first ([`destination`]):
+//!
+//! - a regular file, or nothing yet: replaced, or created;
+//! - a symbolic link (or a chain of them): followed, and the file at its end is replaced
+//!   atomically while the link stays, as `cp` or a shell's `>` would write through it;
+//! - anything else, itself or at the end of a link (a folder, a device such as `/dev/null`, a
+//!   FIFO, a socket): refused with an error that names it. Renaming over it would destroy it,
+//!   and writing into it could not be atomic (a FIFO may block for ever, a block device is a
+//!   disk).
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 /// Writes `bytes` to `path` through a temporary file and a rename; creates the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let folder = parent(path);
+    let destination = destination(path)?;
+    let folder = parent(&destination);
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("creating folder {}", folder.display()))?;
     let mut file = tempfile::Builder::new()
@@ -20,22 +33,58 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes)
         .and_then(|()| file.as_file().sync_all())
         .with_context(|| format!("writing {}", path.display()))?;
-    file.persist(path)
+    file.persist(&destination)
         .map_err(|error| error.error)
-        .with_context(|| format!("renaming the temporary file to {}", path.display()))?;
+        .with_context(|| format!("renaming the temporary file to {}", destination.display()))?;
     Ok(())
 }
 
-#[cfg(unix)]
-fn set_readable(file: &std::fs::File) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))
-        .context("setting permissions of a temporary file")
-}
-
-#[cfg(not(unix))]
-fn set_readable(_file: &std::fs::File) -> Result<()> {
-    Ok(())
+/// Where writing `path` lands: `path` itself, or the end of its chain of symbolic links.
+/// Refuses a destination that a rename must not replace (see the module docs), so callers
+/// can check their outputs before long work.
+pub fn destination(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let metadata = match std::fs::symlink_metadata(&current) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(current),
+            Err(error) => {
+                return Err(error).with_context(|| format!("looking at {}", current.display()))
+            }
+        };
+        let kind = metadata.file_type();
+        if kind.is_file() {
+            return Ok(current);
+        }
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&current)
+                .with_context(|| format!("reading the link {}", current.display()))?;
+            // A relative target is relative to the link's folder; an absolute one replaces it.
+            current = match current.parent() {
+                Some(folder) => folder.join(target),
+                None => target,
+            };
+            continue;
+        }
+        let what = if current == path {
+            format!("{} is {}", path.display(), describe(&kind))
+        } else {
+            format!(
+                "{} leads to {}, which is {}",
+                path.display(),
+                current.display(),
+                describe(&kind)
+            )
+        };
+        bail!(
+            "{what}, not a regular file: outputs are written to a temporary file and renamed \
+             into place, which would replace it; give the path of a file"
+        );
+    }
+    bail!(
+        "{}: more than {MAX_LINKS} symbolic links in a row",
+        path.display()
+    )
 }
 
 /// Reads a whole file, naming it in the error.
@@ -51,9 +100,58 @@ pub fn parent(path: &Path) -> PathBuf {
     }
 }
 
+/// Links followed before giving up, as the kernel's `ELOOP` limit.
+const MAX_LINKS: usize = 40;
+
+/// `a folder`, `a character device`, … for an error message.
+fn describe(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else {
+        "something else"
+    }
+}
+
+#[cfg(unix)]
+fn set_readable(file: &std::fs::File) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .context("setting permissions of a temporary file")
+}
+
+#[cfg(not(unix))]
+fn set_readable(_file: &std::fs::File) -> Result<()> {
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(folder: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_no_temporary_behind() {
@@ -62,10 +160,58 @@ mod tests {
         write_atomic(&path, b"first").unwrap();
         write_atomic(&path, b"second").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+        assert_eq!(names(&dir.path().join("sub")), ["out.txt"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_is_written_through_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("runs")).unwrap();
+        std::fs::write(dir.path().join("runs/model.bin"), b"old").unwrap();
+        let link = dir.path().join("model.bin");
+        std::os::unix::fs::symlink("runs/model.bin", &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link)
             .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["out.txt"]);
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read(dir.path().join("runs/model.bin")).unwrap(),
+            b"new"
+        );
+
+        // A dangling link gets its file.
+        let dangling = dir.path().join("dangling.json");
+        std::os::unix::fs::symlink("runs/later.json", &dangling).unwrap();
+        write_atomic(&dangling, b"{}").unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("runs/later.json")).unwrap(),
+            b"{}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_links_to_devices_and_link_loops_are_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("a-folder");
+        std::fs::create_dir(&folder).unwrap();
+        let error = format!("{:#}", write_atomic(&folder, b"x").unwrap_err());
+        assert!(error.contains("is a folder, not a regular file"), "{error}");
+        assert!(folder.is_dir());
+
+        let link = dir.path().join("null.txt");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let error = format!("{:#}", write_atomic(&link, b"x").unwrap_err());
+        assert!(
+            error.contains("leads to /dev/null, which is a character device"),
+            "{error}"
+        );
+
+        let looping = dir.path().join("loop");
+        std::os::unix::fs::symlink("loop", &looping).unwrap();
+        let error = format!("{:#}", write_atomic(&looping, b"x").unwrap_err());
+        assert!(error.contains("more than 40 symbolic links"), "{error}");
     }
 }

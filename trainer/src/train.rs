@@ -12,7 +12,7 @@ use cinerec_learn::{default_learning_rate, fit, Provenance};
 use serde::Serialize;
 
 use crate::inputs::{describe_skips, read_catalog, read_watch_log};
-use crate::output::write_atomic;
+use crate::output::{destination, write_atomic};
 use crate::plot::{self, Series};
 use crate::progress::Progress;
 
@@ -121,6 +121,12 @@ pub fn train_files(
         );
     }
     check_log_matches_catalog(&watch_log.log, &catalog.movies, watch_log_path, movies_path)?;
+    // Outputs that cannot be written are refused before the training, not after.
+    let [model_path, metrics_path, curves_path] =
+        ["model.bin", "metrics.json", "training.svg"].map(|name| out.join(name));
+    for path in [&model_path, &metrics_path, &curves_path] {
+        destination(path)?;
+    }
 
     let progress = Progress::new("train", u64::from(config.epochs));
     let started = Instant::now();
@@ -145,7 +151,6 @@ pub fn train_files(
     let trained_rows = metadata.split_sizes[0] as f64 * f64::from(config.epochs);
 
     let bytes = cinerec_core::encode(&model);
-    let model_path = out.join("model.bin");
     write_atomic(&model_path, &bytes)?;
 
     let trained = Trained {
@@ -175,8 +180,8 @@ pub fn train_files(
     });
     let mut text = serde_json::to_string_pretty(&metrics)?;
     text.push('\n');
-    write_atomic(&out.join("metrics.json"), text.as_bytes())?;
-    write_atomic(&out.join("training.svg"), curves(&model).as_bytes())?;
+    write_atomic(&metrics_path, text.as_bytes())?;
+    write_atomic(&curves_path, curves(&model).as_bytes())?;
 
     outln!("epoch  train_loss  val_loss  val_accuracy")?;
     for epoch in &metadata.epochs {
