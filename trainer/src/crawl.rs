@@ -39,8 +39,8 @@ pub struct Args {
     /// TMDB region parameter.
     #[arg(long, default_value = "KR")]
     pub region: String,
-    /// Pause between requests, in milliseconds.
-    #[arg(long, default_value_t = 400)]
+    /// Pause between requests, in milliseconds (at most a minute).
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(..=MAX_INTERVAL_MS))]
     pub interval_ms: u64,
     /// API base (default: TMDB_BASE_URL, else https://api.themoviedb.org/3; a base ending in
     /// /movie, as the original's .env had, is accepted).
@@ -68,6 +68,9 @@ pub struct Args {
 pub const DEFAULT_BASE_URL: &str = "https://api.themoviedb.org/3";
 /// TMDB serves no page above this one, whatever `total_pages` says.
 pub const MAX_PAGE: u32 = 500;
+/// The longest pause between requests: a minute already stretches a 500-page crawl over eight
+/// hours; more is a slip of the keyboard (a sleep of `u64::MAX` ms would never end).
+const MAX_INTERVAL_MS: u64 = 60_000;
 
 /// One page of `/movie/popular`, with each movie kept as its raw JSON text.
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ mod credentials;
 mod demo;
 mod evaluate;
 mod inputs;
+mod limits;
 mod output;
 mod pipeline;
 mod plot;

@@ -1,4 +1,5 @@
-//! Writing outputs atomically, and never over something that is not a file.
+//! Writing outputs atomically, and never over something that is not a file; reading inputs
+//! within bounded memory.
 //!
 //! Every file the trainer writes goes through [`write_atomic`]: a temporary file in the same
 //! folder, written, synced, then renamed over the destination, so a crash never leaves half a
@@ -13,7 +14,8 @@
 //!   and writing into it could not be atomic (a FIFO may block for ever, a block device is a
 //!   disk).
 
-use std::io::{ErrorKind, Write};
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -87,9 +89,26 @@ pub fn destination(path: &Path) -> Result<PathBuf> {
     )
 }
 
-/// Reads a whole file, naming it in the error.
+/// Reads a whole input file (or pipe), naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    let context = || format!("reading {}", path.display());
+    let file = File::open(path).with_context(context)?;
+    // A regular file says its size: one allocation. A pipe or device grows the buffer.
+    let size = file
+        .metadata()
+        .map_or(0, |metadata| metadata.len().min(MAX_INPUT));
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_INPUT + 1)
+        .read_to_end(&mut bytes)
+        .with_context(context)?;
+    if bytes.len() as u64 > MAX_INPUT {
+        bail!(
+            "{}: larger than the {} GiB an input may be",
+            path.display(),
+            MAX_INPUT >> 30
+        );
+    }
+    Ok(bytes)
 }
 
 /// The folder a file lives in (`.` for a bare file name).
@@ -102,6 +121,9 @@ pub fn parent(path: &Path) -> PathBuf {
 
 /// Links followed before giving up, as the kernel's `ELOOP` limit.
 const MAX_LINKS: usize = 40;
+/// The largest input read: a watch log of ten million rows is about 400 MB, and reading
+/// `/dev/zero` must end in an error, not in an allocation that aborts.
+const MAX_INPUT: u64 = 1 << 30;
 
 /// `a folder`, `a character device`, … for an error message.
 fn describe(kind: &std::fs::FileType) -> &'static str {

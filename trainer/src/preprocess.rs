@@ -14,6 +14,7 @@ use cinerec_core::watch_log::{self, WatchRow};
 use cinerec_learn::random::Rng;
 
 use crate::inputs::{describe_skips, read_catalog};
+use crate::limits;
 use crate::output::write_atomic;
 use crate::plot;
 
@@ -90,6 +91,7 @@ fn base_watch_seconds(rating: f64) -> f64 {
 
 /// `preprocess`.
 pub fn run(args: &Args) -> Result<()> {
+    limits::check_log_size(args.users, args.max_select)?;
     let catalog = read_catalog(&args.movies)?;
     let (movies, report) = (&catalog.movies, &catalog.report);
     let rows = generate(movies, args.users, args.max_select, args.seed);

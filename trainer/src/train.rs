@@ -12,6 +12,7 @@ use cinerec_learn::{default_learning_rate, fit, Provenance};
 use serde::Serialize;
 
 use crate::inputs::{describe_skips, read_catalog, read_watch_log};
+use crate::limits::{self, MAX_EPOCHS};
 use crate::output::{destination, write_atomic};
 use crate::plot::{self, Series};
 use crate::progress::Progress;
@@ -39,7 +40,7 @@ pub struct Args {
 #[derive(Debug, clap::Args, Clone)]
 pub struct HyperArgs {
     /// Passes over the training split.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_EPOCHS)))]
     pub epochs: u32,
     /// Hidden units.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -121,6 +122,7 @@ pub fn train_files(
         );
     }
     check_log_matches_catalog(&watch_log.log, &catalog.movies, watch_log_path, movies_path)?;
+    limits::check_training(&watch_log.log.rows, config)?;
     // Outputs that cannot be written are refused before the training, not after.
     let [model_path, metrics_path, curves_path] =
         ["model.bin", "metrics.json", "training.svg"].map(|name| out.join(name));

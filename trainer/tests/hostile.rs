@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Run, Workspace};
+use support::{fixture, Run, Workspace};
 
 const HEADER: &str = "user_id,content_id,watch_seconds,rating,popularity\n";
 
@@ -192,4 +192,118 @@ fn a_full_or_closed_standard_output_is_an_error_or_a_quiet_stop_never_a_panic() 
     let output = ws.command().args(evaluate).stderr(full()).output().unwrap();
     assert!(output.status.success(), "{}", output.status);
     assert!(String::from_utf8_lossy(&output.stdout).contains("hit_rate_at_10"));
+}
+
+/// The trainer under a 4 GiB address-space limit, as the issue ran it: an allocation beyond
+/// it fails (and Rust aborts) instead of slowly swapping the machine to a halt. A build that
+/// would work for hours instead of refusing is stopped after two minutes (exit 124).
+fn limited(ws: &Workspace, args: &[&str]) -> Run {
+    let output = Command::new("sh")
+        .current_dir(ws.path())
+        .arg("-c")
+        .arg("ulimit -v 4194304 && exec timeout 120 \"$0\" \"$@\"")
+        .arg(support::binary())
+        .args(args)
+        .env_remove("TMDB_API_KEY")
+        .env_remove("TMDB_ACCESS_TOKEN")
+        .output()
+        .unwrap();
+    Run::from_output(output)
+}
+
+#[test]
+fn absurd_but_well_formed_flags_are_refused_up_front_naming_the_limit() {
+    let ws = Workspace::new();
+    let page = fixture("popular_page1.json");
+    let page = page.to_str().unwrap();
+    ws.run(&["preprocess", "--movies", page, "--out", "log.csv"])
+        .success();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--watch-log",
+            "log.csv",
+            "--movies",
+            page,
+            "--out",
+            "m",
+        ];
+        args.extend_from_slice(extra);
+        limited(&ws, &args)
+    };
+
+    train(&["--epochs", "4294967295"]).fails_with("4294967295 is not in 1..=100000");
+    limited(&ws, &["pipeline", "--out", "p", "--epochs", "4294967295"])
+        .fails_with("is not in 1..=100000");
+    train(&["--hidden", "4294967295"]).fails_with("is not in 1..=4096");
+    train(&["--lr", "1e39"]).fails_with("learning rate inf must be a positive number");
+    // A batch larger than the data is only the whole data.
+    train(&["--batch-size", "4294967295", "--epochs", "2"]).success();
+    limited(
+        &ws,
+        &[
+            "preprocess",
+            "--movies",
+            page,
+            "--out",
+            "big.csv",
+            "--users",
+            "100000000",
+        ],
+    )
+    .fails_with("above the 10000000 a watch log may have");
+    limited(
+        &ws,
+        &[
+            "preprocess",
+            "--movies",
+            page,
+            "--out",
+            "big.csv",
+            "--max-select",
+            "18446744073709551615",
+        ],
+    )
+    .fails_with("allows up to more than 2^64 rows");
+    assert!(!ws.join("big.csv").exists());
+    limited(
+        &ws,
+        &[
+            "crawl",
+            "--out",
+            "movies.json",
+            "--interval-ms",
+            "18446744073709551615",
+        ],
+    )
+    .fails_with("is not in 0..=60000");
+
+    // On a log with many rows and classes, batches as large as the data would not fit.
+    let movies: Vec<String> = (1..=20_000)
+        .map(|id| format!(r#"{{"id":{id},"title":"m{id}","vote_average":5,"popularity":1}}"#))
+        .collect();
+    ws.write("many.json", format!("[{}]", movies.join(",")));
+    let rows: String = (0..200_000u64)
+        .map(|i| format!("{},{},3600,5,1\n", i / 10, 1 + i % 20_000))
+        .collect();
+    ws.write("many.csv", format!("{HEADER}{rows}"));
+    let many = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--watch-log",
+            "many.csv",
+            "--movies",
+            "many.json",
+            "--out",
+            "many",
+        ];
+        args.extend_from_slice(extra);
+        limited(&ws, &args)
+    };
+    many(&["--batch-size", "4294967295"])
+        .fails_with("above the 4 GiB it may use: use --batch-size");
+    // Days of single-row steps, more than the optimiser counts.
+    many(&["--batch-size", "1", "--epochs", "100000"])
+        .fails_with("optimiser steps, above the 2147483647 training counts");
+    assert!(!ws.join("many").exists());
 }
