@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchLog;
-use cinerec_core::{EpochReport, Model, Objective, Optimizer, TrainConfig};
+use cinerec_core::{ArtifactError, EpochReport, Model, Objective, Optimizer, TrainConfig};
 use cinerec_learn::{default_learning_rate, fit, Provenance};
 use serde::Serialize;
 
@@ -153,6 +153,17 @@ pub fn train_files(
     let trained_rows = metadata.split_sizes[0] as f64 * f64::from(config.epochs);
 
     let bytes = cinerec_core::encode(&model);
+    // What is reported as written must load: the checks of every reader (the size limit
+    // included) on these very bytes, before anything of the previous run is touched.
+    if let Err(error) = cinerec_core::decode(&bytes) {
+        let hint = match error {
+            ArtifactError::TooLarge { .. } => {
+                ": fewer hidden units (--hidden) or a smaller catalog make a smaller model"
+            }
+            _ => "",
+        };
+        bail!("the trained model would not load, so nothing was written: {error}{hint}");
+    }
     write_atomic(&model_path, &bytes)?;
 
     let trained = Trained {

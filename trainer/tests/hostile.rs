@@ -307,3 +307,86 @@ fn absurd_but_well_formed_flags_are_refused_up_front_naming_the_limit() {
         .fails_with("optimiser steps, above the 2147483647 training counts");
     assert!(!ws.join("many").exists());
 }
+
+#[test]
+fn a_model_that_would_not_load_is_not_written_and_the_previous_one_stays() {
+    let ws = trained();
+    let (model, metrics) = (ws.read("out/model.bin"), ws.read("out/metrics.json"));
+    let train = |movies: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--watch-log",
+            "out/watch_log.csv",
+            "--movies",
+            movies,
+            "--out",
+            "out",
+        ];
+        args.extend_from_slice(extra);
+        ws.run(&args)
+    };
+    let unchanged = || {
+        assert!(ws.read("out/model.bin") == model, "model.bin was replaced");
+        assert_eq!(
+            ws.read("out/metrics.json"),
+            metrics,
+            "metrics.json was replaced"
+        );
+    };
+
+    train("out/movies.json", &["--lr", "1e30"]).fails_with("training diverged");
+    unchanged();
+
+    // The model carries the whole catalog: 66,000 long titles make it larger than any
+    // reader accepts.
+    let mut catalog = ws.read_json("out/movies.json");
+    let long_title = "x".repeat(1000);
+    let entries = catalog["movies"].as_array_mut().unwrap();
+    for id in 0..66_000u64 {
+        entries.push(serde_json::json!({
+            "id": 10_000_000 + id, "title": long_title, "vote_average": 5, "popularity": 1
+        }));
+    }
+    ws.write("huge.json", serde_json::to_vec(&catalog).unwrap());
+    train("huge.json", &["--epochs", "1"]).fails_with(
+        "the trained model would not load, so nothing was written: the header declares a",
+    );
+    unchanged();
+
+    // Huge but valid popularity: whatever `train` reports as written loads.
+    let mut catalog = ws.read_json("out/movies.json");
+    for movie in catalog["movies"].as_array_mut().unwrap() {
+        movie["popularity"] = serde_json::json!(1e300);
+    }
+    ws.write("popular.json", serde_json::to_vec(&catalog).unwrap());
+    ws.run(&[
+        "preprocess",
+        "--movies",
+        "popular.json",
+        "--out",
+        "popular.csv",
+    ])
+    .success();
+    let run = ws.run(&[
+        "train",
+        "--watch-log",
+        "popular.csv",
+        "--movies",
+        "popular.json",
+        "--out",
+        "popular",
+    ]);
+    if run.status.success() {
+        ws.run(&[
+            "evaluate",
+            "--model",
+            "popular/model.bin",
+            "--watch-log",
+            "popular.csv",
+        ])
+        .success();
+    } else {
+        run.fails_with("popular.csv");
+        assert!(!ws.join("popular/model.bin").exists());
+    }
+}
