@@ -4,9 +4,12 @@
 //! Every message this module produces is free of the credential: reqwest's errors are taken
 //! `without_url()`, and URLs are never part of a message (the caller also redacts, as a
 //! second line of defence).
+//!
+//! `timeout` is a deadline for the whole request, answer body included: a server that
+//! trickles its answer byte by byte cannot keep a request going for longer.
 
-use std::io::Read;
-use std::time::{Duration, SystemTime};
+use std::io::{ErrorKind, Read};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Result};
 use cinerec_learn::random::Rng;
@@ -112,10 +115,12 @@ impl Client {
         let credential = self.credential.clone();
         let timeout = self.timeout;
         self.with_retries(what, on_retry, |http| {
+            let deadline = Instant::now() + timeout;
             let mut request = http
                 .get(url)
                 .query(query)
-                .header("accept", "application/json");
+                .header("accept", "application/json")
+                .timeout(timeout);
             request = match &credential {
                 Credential::Bearer(token) => request.bearer_auth(token),
                 Credential::ApiKey(key) => request.query(&[("api_key", key)]),
@@ -123,7 +128,7 @@ impl Client {
             let response = request
                 .send()
                 .map_err(|e| describe_send_error(&e, timeout))?;
-            let (content_type, body) = read_ok(response)?;
+            let (content_type, body) = read_ok(response, deadline, timeout)?;
             validate(&body, &content_type).map_err(transient)?;
             Ok(body)
         })
@@ -138,11 +143,13 @@ impl Client {
     ) -> Result<Vec<u8>> {
         let timeout = self.timeout;
         self.with_retries(what, on_retry, |http| {
+            let deadline = Instant::now() + timeout;
             let response = http
                 .get(url)
+                .timeout(timeout)
                 .send()
                 .map_err(|e| describe_send_error(&e, timeout))?;
-            let (content_type, body) = read_ok(response)?;
+            let (content_type, body) = read_ok(response, deadline, timeout)?;
             if !content_type.starts_with("image/") {
                 return Err(transient(format!(
                     "the answer is {}, not an image",
@@ -215,10 +222,7 @@ fn describe_send_error(error: &reqwest::Error, timeout: Duration) -> Failure {
         return Failure::Fatal(format!("the request could not be built{}", causes(error)));
     }
     if error.is_timeout() {
-        return transient(format!(
-            "no complete answer within {:.1} s (--timeout-secs)",
-            timeout.as_secs_f64()
-        ));
+        return timed_out(timeout);
     }
     let what = if error.is_connect() {
         "could not connect"
@@ -241,8 +245,20 @@ fn causes(error: &reqwest::Error) -> String {
     text
 }
 
-/// The body of a 200 answer with its content type, or the failure its status means.
-fn read_ok(response: Response) -> Result<(String, Vec<u8>), Failure> {
+fn timed_out(timeout: Duration) -> Failure {
+    transient(format!(
+        "no complete answer within {:.1} s (--timeout-secs)",
+        timeout.as_secs_f64()
+    ))
+}
+
+/// The body of a 200 answer with its content type, or the failure its status means; the
+/// whole body must arrive before `deadline`.
+fn read_ok(
+    response: Response,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(String, Vec<u8>), Failure> {
     let status = response.status();
     let headers = response.headers().clone();
     let content_type = headers
@@ -250,16 +266,28 @@ fn read_ok(response: Response) -> Result<(String, Vec<u8>), Failure> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    // The request's own timeout ends a stalled read at the deadline; checking between reads
+    // as well keeps the deadline whatever reqwest does with a body that keeps trickling.
     let mut body = Vec::new();
-    response
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| {
-            transient(format!(
-                "the connection dropped while reading the answer ({})",
-                e.kind()
-            ))
-        })?;
+    let mut reader = response.take(MAX_BODY + 1);
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        if Instant::now() >= deadline {
+            return Err(timed_out(timeout));
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => body.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if is_timeout(&error) => return Err(timed_out(timeout)),
+            Err(error) => {
+                return Err(transient(format!(
+                    "the connection dropped while reading the answer ({})",
+                    error.kind()
+                )))
+            }
+        }
+    }
     if body.len() as u64 > MAX_BODY {
         return Err(Failure::Fatal(format!(
             "the answer is larger than {MAX_BODY} bytes"
@@ -269,6 +297,15 @@ fn read_ok(response: Response) -> Result<(String, Vec<u8>), Failure> {
         return Ok((content_type, body));
     }
     Err(classify(status.as_u16(), &headers, &body))
+}
+
+/// Whether a body read failed because the request's deadline passed.
+fn is_timeout(error: &std::io::Error) -> bool {
+    error.kind() == ErrorKind::TimedOut
+        || error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
 }
 
 /// What a non-200 answer means, from its HTTP status and TMDB's `status_code`.

@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::tmdb::{movie_id, page, Reply, Server};
@@ -509,4 +510,37 @@ fn impossible_flags_are_refused_before_any_request() {
     assert_no_secret(&ws, &run);
     run.fails_with("page 1: the request could not be built");
     assert!(server.requests().is_empty());
+}
+
+#[test]
+fn the_timeout_is_a_deadline_for_the_whole_request_body_included() {
+    let ws = Workspace::new();
+    // Headers at once, then the page one byte every half second: about an hour and a half.
+    let server = Server::start(|request| {
+        Reply::Trickle(
+            Duration::from_millis(500),
+            Box::new(Reply::json(200, page(request.page(), 1))),
+        )
+    });
+    let started = Instant::now();
+    let mut child = crawl_command(&ws, &server, &["--timeout-secs", "2", "--attempts", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the crawl is still running after 30 s with --timeout-secs 2");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let run = Run::from_output(child.wait_with_output().unwrap());
+    run.fails_with("page 1: gave up after 1 attempts; the last: no complete answer within 2.0 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!ws.join("movies.json").exists());
 }
