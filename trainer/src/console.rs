@@ -1,5 +1,5 @@
 //! What the trainer prints: results on standard output, diagnostics on standard error, never
-//! a panic.
+//! a panic and never a secret.
 //!
 //! `println!` and `eprintln!` panic when a write fails (`> /dev/full`, a reader that went
 //! away, `2> /dev/full`), so the trainer never uses them (`main.rs` denies them). Instead:
@@ -10,11 +10,17 @@
 //! - [`errln!`] writes a diagnostic line (progress, notes, the final `error:` line) to standard
 //!   error and ignores failures: there is nowhere left to report them, and a run must not fail
 //!   because its commentary could not be shown.
+//!
+//! Both pass every line through [`Credential::redact`] for each credential registered with
+//! [`hide`]: whatever code path builds a message, the secret does not reach the terminal.
 
 use std::fmt;
 use std::io::{ErrorKind, Write};
+use std::sync::Mutex;
 
 use anyhow::{anyhow, Result};
+
+use crate::credentials::Credential;
 
 /// Writes one line to standard output; `Err` when it could not be written (see the module docs).
 macro_rules! outln {
@@ -45,9 +51,33 @@ impl fmt::Display for StdoutClosed {
 
 impl std::error::Error for StdoutClosed {}
 
-/// The line for `arguments`, with its newline.
+/// Credentials scrubbed from every line; a crawl registers its own before its first request.
+static HIDDEN: Mutex<Vec<Credential>> = Mutex::new(Vec::new());
+
+/// From now on, every line printed is scrubbed of `credential` in any encoding.
+pub fn hide(credential: &Credential) {
+    let mut hidden = HIDDEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !hidden.contains(credential) {
+        hidden.push(credential.clone());
+    }
+}
+
+/// `text` scrubbed of every hidden credential, for what reaches the terminal another way
+/// (the progress bar).
+pub fn scrub(text: &str) -> String {
+    let hidden = HIDDEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    hidden.iter().fold(text.to_string(), |text, credential| {
+        credential.redact(&text)
+    })
+}
+
+/// The line for `arguments`, scrubbed, with its newline.
 fn line(arguments: fmt::Arguments) -> String {
-    let mut text = arguments.to_string();
+    let mut text = scrub(&arguments.to_string());
     text.push('\n');
     text
 }

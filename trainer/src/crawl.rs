@@ -88,12 +88,14 @@ struct MovieId {
 pub fn run(args: &Args) -> Result<()> {
     let settings = credentials::load(Path::new(".env"))?;
     let credential = settings.credential.clone();
-    // A last line of defence: whatever went wrong, the secret does not reach the terminal.
+    // Whatever code prints from now on, the secret does not reach the terminal.
+    crate::console::hide(&credential);
     crawl(args, settings.credential, settings.base_url).map_err(|error| {
         if crate::console::is_stdout_closed(&error) {
             // Holds no secret, and main must still recognise it.
             return error;
         }
+        // Another line of defence, for the message as one string.
         anyhow!(credential.redact(&format!("{error:#}")))
     })
 }

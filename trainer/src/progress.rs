@@ -1,5 +1,5 @@
 //! Progress reporting: a live bar on a terminal, plain lines otherwise (logs, CI, pipes).
-//! Neither can fail the run (see `console`).
+//! Both go through `console`'s scrubbing, and neither can fail the run (see `console`).
 
 use std::io::IsTerminal;
 
@@ -35,7 +35,7 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(position);
-                bar.set_message(message.to_string());
+                bar.set_message(crate::console::scrub(message));
             }
             None => errln!("{}: {position} {message}", self.label),
         }
@@ -51,7 +51,7 @@ impl Progress {
     /// A note that should not disturb the bar.
     pub fn note(&self, message: &str) {
         match &self.bar {
-            Some(bar) => bar.println(message),
+            Some(bar) => bar.println(crate::console::scrub(message)),
             None => errln!("{}: {message}", self.label),
         }
     }

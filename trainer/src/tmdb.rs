@@ -1,9 +1,13 @@
 //! The TMDB HTTP client: credentials, timeouts, TMDB's error bodies, and retries with
 //! exponential backoff and full jitter that honour `Retry-After`.
 //!
-//! Every message this module produces is free of the credential: reqwest's errors are taken
-//! `without_url()`, and URLs are never part of a message (the caller also redacts, as a
-//! second line of defence).
+//! The credential goes to the API's origin and nowhere else: API requests follow a redirect
+//! only within that origin (a redirect elsewhere would carry `api_key=` in its URL), and
+//! image requests, which follow redirects freely, never carry it. Every message this module
+//! produces is free of it: reqwest's errors are taken without their URL, URLs are never part
+//! of a message, and every message is redacted on its way out (as `console` and the caller
+//! also do, as further lines of defence). An answer that holds the credential is refused
+//! rather than stored: see [`Client::get_api`].
 //!
 //! `timeout` is a deadline for the whole request, answer body included: a server that
 //! trickles its answer byte by byte cannot keep a request going for longer.
@@ -15,6 +19,7 @@ use anyhow::{anyhow, Result};
 use cinerec_learn::random::Rng;
 use reqwest::blocking::{Client as Http, Response};
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::redirect::{Attempt, Policy};
 use serde::Deserialize;
 
 use crate::credentials::Credential;
@@ -27,6 +32,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bodies larger than this are refused (a page is ~15 KB, a w185 poster ~20 KB).
 const MAX_BODY: u64 = 32 << 20;
+/// Redirects followed in a row, as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
 
 /// How one attempt failed.
 pub enum Failure {
@@ -53,7 +60,10 @@ pub type Validate = dyn Fn(&[u8], &str) -> Result<(), String>;
 
 /// A client with retries. `retries` counts the attempts beyond the first, over its life.
 pub struct Client {
-    http: Http,
+    /// For the API: redirects stay within the origin (see the module docs).
+    api: Http,
+    /// For images, which carry no credential.
+    images: Http,
     credential: Credential,
     attempts: u32,
     backoff: Duration,
@@ -81,18 +91,24 @@ impl Client {
         attempts: u32,
         backoff: Duration,
     ) -> Result<Client> {
-        let http = Http::builder()
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .timeout(timeout)
-            .user_agent(concat!("cinerec-trainer/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| anyhow!("setting up the HTTP client: {}", e.without_url()))?;
+        let http = |redirects: Policy| {
+            Http::builder()
+                .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+                .timeout(timeout)
+                .redirect(redirects)
+                .user_agent(concat!("cinerec-trainer/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| anyhow!("setting up the HTTP client: {}", e.without_url()))
+        };
+        let api = http(Policy::custom(same_origin_only))?;
+        let images = http(Policy::limited(MAX_REDIRECTS))?;
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
         Ok(Client {
-            http,
+            api,
+            images,
             credential,
             attempts: attempts.max(1),
             backoff,
@@ -104,6 +120,11 @@ impl Client {
 
     /// GETs a TMDB API URL with the credential; `validate` checks a 200 body (a failure is
     /// transient: proxies hand out garbled or HTML pages that a retry may not get).
+    ///
+    /// An answer that holds the credential, in any form, is refused and not retried. TMDB
+    /// never echoes it; a server that does is not TMDB (a misconfigured `--base-url`, a proxy
+    /// reflecting the request), so its data is not what the catalog promises, and keeping it,
+    /// even redacted, would store the secret or a doctored page on disk.
     pub fn get_api(
         &mut self,
         url: &str,
@@ -114,7 +135,8 @@ impl Client {
     ) -> Result<Vec<u8>> {
         let credential = self.credential.clone();
         let timeout = self.timeout;
-        self.with_retries(what, on_retry, |http| {
+        let http = self.api.clone();
+        self.with_retries(what, on_retry, |credential_check| {
             let deadline = Instant::now() + timeout;
             let mut request = http
                 .get(url)
@@ -129,6 +151,7 @@ impl Client {
                 .send()
                 .map_err(|e| describe_send_error(&e, timeout))?;
             let (content_type, body) = read_ok(response, deadline, timeout)?;
+            credential_check(&body)?;
             validate(&body, &content_type).map_err(transient)?;
             Ok(body)
         })
@@ -142,7 +165,8 @@ impl Client {
         on_retry: &mut dyn FnMut(&str),
     ) -> Result<Vec<u8>> {
         let timeout = self.timeout;
-        self.with_retries(what, on_retry, |http| {
+        let http = self.images.clone();
+        self.with_retries(what, on_retry, |credential_check| {
             let deadline = Instant::now() + timeout;
             let response = http
                 .get(url)
@@ -150,6 +174,8 @@ impl Client {
                 .send()
                 .map_err(|e| describe_send_error(&e, timeout))?;
             let (content_type, body) = read_ok(response, deadline, timeout)?;
+            // An image host cannot know the key, but one that is the API's own server can.
+            credential_check(&body)?;
             if !content_type.starts_with("image/") {
                 return Err(transient(format!(
                     "the answer is {}, not an image",
@@ -167,37 +193,55 @@ impl Client {
         })
     }
 
+    /// Runs `attempt` until it succeeds, fails for good or runs out of attempts. `attempt`
+    /// gets the check that refuses a body holding the credential. Every message, the retry
+    /// lines and the final error, is redacted here, where the credential is at hand: the text
+    /// of an answer (a 503 echoing the request) can hold it.
     fn with_retries(
         &mut self,
         what: &str,
         on_retry: &mut dyn FnMut(&str),
-        mut attempt: impl FnMut(&Http) -> Result<Vec<u8>, Failure>,
+        mut attempt: impl FnMut(&dyn Fn(&[u8]) -> Result<(), Failure>) -> Result<Vec<u8>, Failure>,
     ) -> Result<Vec<u8>> {
+        let credential = self.credential.clone();
+        let credential_check = |body: &[u8]| {
+            if credential.appears_in(body) {
+                return Err(Failure::Fatal(
+                    "the answer holds the credential, which TMDB never sends back: refusing \
+                     to keep it (is --base-url or TMDB_BASE_URL really TMDB?)"
+                        .into(),
+                ));
+            }
+            Ok(())
+        };
+        let redact = |text: String| credential.redact(&text);
         for number in 1..=self.attempts {
-            match attempt(&self.http) {
+            match attempt(&credential_check) {
                 Ok(body) => return Ok(body),
-                Err(Failure::Fatal(message)) => return Err(anyhow!("{what}: {message}")),
+                Err(Failure::Fatal(message)) => {
+                    return Err(anyhow!(redact(format!("{what}: {message}"))))
+                }
                 Err(Failure::Transient {
                     message,
                     retry_after,
                 }) => {
                     if number == self.attempts {
-                        return Err(anyhow!(
+                        return Err(anyhow!(redact(format!(
                             "{what}: gave up after {} attempts; the last: {message}",
                             self.attempts
-                        ));
+                        ))));
                     }
                     let delay = match retry_after {
                         Some(wait) => wait.min(MAX_RETRY_AFTER),
                         None => self.full_jitter(number),
                     };
                     self.retries += 1;
-                    on_retry(&format!(
+                    on_retry(&redact(format!(
                         "{what}: {message}; retrying in {:.1} s (attempt {} of {})",
                         delay.as_secs_f64(),
                         number + 1,
                         self.attempts
-                    ));
+                    )));
                     std::thread::sleep(delay);
                 }
             }
@@ -215,7 +259,29 @@ impl Client {
     }
 }
 
+/// The redirect policy of API requests: follow within the origin of the first URL only.
+fn same_origin_only(attempt: Attempt) -> reqwest::redirect::Action {
+    let first = attempt.previous().first().map(|url| url.origin());
+    if attempt.previous().len() > MAX_REDIRECTS {
+        return attempt.error(format!("more than {MAX_REDIRECTS} redirects in a row"));
+    }
+    if first.as_ref() == Some(&attempt.url().origin()) {
+        return attempt.follow();
+    }
+    // The origin only: the rest of the URL may carry the key.
+    let origin = attempt.url().origin().ascii_serialization();
+    attempt.error(format!(
+        "TMDB redirected the request to another origin ({origin}); not followed, since the \
+         request carries the credential"
+    ))
+}
+
 fn describe_send_error(error: &reqwest::Error, timeout: Duration) -> Failure {
+    if error.is_redirect() {
+        // The policy's own reason, without reqwest's text (which names the URL).
+        let reason = causes(error);
+        return Failure::Fatal(reason.strip_prefix(": ").unwrap_or(&reason).to_string());
+    }
     if error.is_builder() {
         // A request that cannot even be built (a credential with a line break, say) will not
         // get better by retrying.
