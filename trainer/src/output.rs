@@ -13,10 +13,18 @@
 //!   FIFO, a socket): refused with an error that names it. Renaming over it would destroy it,
 //!   and writing into it could not be atomic (a FIFO may block for ever, a block device is a
 //!   disk).
+//!
+//! A run killed while writing leaves its temporary file behind. Temporary files are named
+//! `.cinerec-tmp-*` and locked by their writer until the rename; the first write into a folder
+//! in a run removes those that are unlocked and more than a minute old (the minute covers the
+//! instant between creating one and locking it). Nothing else is ever removed.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -26,10 +34,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let folder = parent(&destination);
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("creating folder {}", folder.display()))?;
+    remove_stale_temporaries_once(&folder);
     let mut file = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(TEMPORARY_PREFIX)
         .tempfile_in(&folder)
         .with_context(|| format!("creating a temporary file in {}", folder.display()))?;
+    // Held until the file is renamed and closed: another run's sweep leaves it alone. Where
+    // the file system has no locks, the sweep falls back on age alone.
+    let _ = file.as_file().try_lock();
     // tempfile creates 0600 files; outputs are ordinary files others may read (the server).
     set_readable(file.as_file())?;
     file.write_all(bytes)
@@ -89,6 +101,26 @@ pub fn destination(path: &Path) -> Result<PathBuf> {
     )
 }
 
+/// Removes the outputs at `paths` (the files their links lead to), so that a run killed before
+/// it writes its own leaves none of an earlier run's beside them. Refuses, before removing
+/// anything, what [`destination`] refuses.
+pub fn remove_stale(paths: &[PathBuf]) -> Result<()> {
+    let destinations = paths
+        .iter()
+        .map(|path| destination(path))
+        .collect::<Result<Vec<_>>>()?;
+    for (path, destination) in paths.iter().zip(destinations) {
+        match std::fs::remove_file(&destination) {
+            Err(error) if error.kind() != ErrorKind::NotFound => {
+                return Err(error)
+                    .with_context(|| format!("removing the previous {}", path.display()))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Reads a whole input file (or pipe), naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     let context = || format!("reading {}", path.display());
@@ -119,11 +151,74 @@ pub fn parent(path: &Path) -> PathBuf {
     }
 }
 
+/// How every temporary file of ours starts: the sweep removes nothing else.
+const TEMPORARY_PREFIX: &str = ".cinerec-tmp-";
+/// An unlocked temporary file younger than this may be one whose writer has not locked it yet.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+/// Without locks, only age tells; no write of ours takes an hour (the bytes are in memory).
+const STALE_WITHOUT_LOCKS_AFTER: Duration = Duration::from_secs(3600);
 /// Links followed before giving up, as the kernel's `ELOOP` limit.
 const MAX_LINKS: usize = 40;
 /// The largest input read: a watch log of ten million rows is about 400 MB, and reading
 /// `/dev/zero` must end in an error, not in an allocation that aborts.
 const MAX_INPUT: u64 = 1 << 30;
+
+/// Removes the stale temporary files of `folder` (see the module docs), once per run and
+/// folder: a crawl writes hundreds of posters into one.
+fn remove_stale_temporaries_once(folder: &Path) {
+    static SWEPT: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let mut swept = SWEPT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !swept
+        .get_or_insert_with(HashSet::new)
+        .insert(folder.to_path_buf())
+    {
+        return;
+    }
+    // Best effort: a leftover costs disk space, never correctness.
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(TEMPORARY_PREFIX));
+        if ours && is_stale(&entry.path()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a temporary file of ours was left by a writer that is gone.
+fn is_stale(path: &Path) -> bool {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    // Ours are plain files; whatever else wears the name is not ours to remove.
+    if !metadata.is_file() {
+        return false;
+    }
+    let Some(age) = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.elapsed().ok())
+    else {
+        return false;
+    };
+    if age < STALE_AFTER {
+        return false;
+    }
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    match file.try_lock() {
+        Ok(()) => true,
+        Err(std::fs::TryLockError::WouldBlock) => false,
+        Err(std::fs::TryLockError::Error(_)) => age >= STALE_WITHOUT_LOCKS_AFTER,
+    }
+}
 
 /// `a folder`, `a character device`, … for an error message.
 fn describe(kind: &std::fs::FileType) -> &'static str {
@@ -165,6 +260,7 @@ fn set_readable(_file: &std::fs::File) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     fn names(folder: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(folder)
@@ -235,5 +331,49 @@ mod tests {
         std::os::unix::fs::symlink("loop", &looping).unwrap();
         let error = format!("{:#}", write_atomic(&looping, b"x").unwrap_err());
         assert!(error.contains("more than 40 symbolic links"), "{error}");
+    }
+
+    /// A leftover temporary file, as a killed run leaves it, `age` old.
+    fn leftover(folder: &Path, name: &str, age: Duration) -> File {
+        let path = folder.join(name);
+        let file = File::options()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+        file
+    }
+
+    #[test]
+    fn stale_temporaries_of_ours_go_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = Duration::from_secs(3600);
+        drop(leftover(dir.path(), ".cinerec-tmp-killed", hour));
+        drop(leftover(dir.path(), ".cinerec-tmp-fresh", Duration::ZERO));
+        let held = leftover(dir.path(), ".cinerec-tmp-held", hour);
+        held.try_lock().unwrap();
+        drop(leftover(dir.path(), ".tmp-not-ours", hour));
+        write_atomic(&dir.path().join("out.txt"), b"x").unwrap();
+        assert_eq!(
+            names(dir.path()),
+            [
+                ".cinerec-tmp-fresh",
+                ".cinerec-tmp-held",
+                ".tmp-not-ours",
+                "out.txt"
+            ]
+        );
+        drop(held);
+    }
+
+    #[test]
+    fn stale_outputs_are_removed_and_missing_ones_are_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = dir.path().join("metrics.json");
+        std::fs::write(&metrics, b"{}").unwrap();
+        remove_stale(&[metrics.clone(), dir.path().join("training.svg")]).unwrap();
+        assert!(!metrics.exists());
     }
 }

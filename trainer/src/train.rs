@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::inputs::{describe_skips, read_catalog, read_watch_log};
 use crate::limits::{self, MAX_EPOCHS};
-use crate::output::{destination, write_atomic};
+use crate::output::{destination, remove_stale, write_atomic};
 use crate::plot::{self, Series};
 use crate::progress::Progress;
 
@@ -124,9 +124,14 @@ pub fn train_files(
     check_log_matches_catalog(&watch_log.log, &catalog.movies, watch_log_path, movies_path)?;
     limits::check_training(&watch_log.log.rows, config)?;
     // Outputs that cannot be written are refused before the training, not after.
-    let [model_path, metrics_path, curves_path] =
-        ["model.bin", "metrics.json", "training.svg"].map(|name| out.join(name));
-    for path in [&model_path, &metrics_path, &curves_path] {
+    let [model_path, metrics_path, curves_path, evaluation_path] = [
+        "model.bin",
+        "metrics.json",
+        "training.svg",
+        "evaluation.json",
+    ]
+    .map(|name| out.join(name));
+    for path in [&model_path, &metrics_path, &curves_path, &evaluation_path] {
         destination(path)?;
     }
 
@@ -164,6 +169,10 @@ pub fn train_files(
         };
         bail!("the trained model would not load, so nothing was written: {error}{hint}");
     }
+    // The previous run's figures go before its model is replaced: a run killed part-way
+    // leaves fewer files, never a model beside another model's metrics, curves or
+    // evaluation (the pipeline's).
+    remove_stale(&[metrics_path.clone(), curves_path.clone(), evaluation_path])?;
     write_atomic(&model_path, &bytes)?;
 
     let trained = Trained {

@@ -8,7 +8,7 @@ mod support;
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use support::{fixture, Run, Workspace};
 
@@ -389,4 +389,87 @@ fn a_model_that_would_not_load_is_not_written_and_the_previous_one_stays() {
         run.fails_with("popular.csv");
         assert!(!ws.join("popular/model.bin").exists());
     }
+}
+
+/// The model id `model.bin` carries in its header (the first 8 bytes of the payload's
+/// SHA-256, after magic, version and length), as `metrics.json` and `evaluation.json` name it.
+fn model_id(model: &[u8]) -> String {
+    model[20..28].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_killed_run_leaves_no_model_beside_another_models_figures_and_no_lasting_temporaries() {
+    let ws = trained();
+    let before = ws.read("out/model.bin");
+
+    // A train killed the moment its model.bin is in place: every figure left beside it is
+    // its own, or gone.
+    let mut child = ws
+        .command()
+        .args([
+            "train",
+            "--watch-log",
+            "out/watch_log.csv",
+            "--movies",
+            "out/movies.json",
+            "--out",
+            "out",
+            "--seed",
+            "7",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let model = loop {
+        if let Ok(model) = std::fs::read(ws.join("out/model.bin")) {
+            if model != before {
+                child.kill().unwrap();
+                break model;
+            }
+        }
+        assert!(Instant::now() < deadline, "train never replaced model.bin");
+        if child.try_wait().unwrap().is_some() {
+            panic!("train ended without replacing model.bin");
+        }
+        // Far shorter than writing a file takes: the kill lands between two outputs.
+        std::thread::sleep(Duration::from_micros(100));
+    };
+    child.wait().unwrap();
+    for figures in ["out/metrics.json", "out/evaluation.json"] {
+        if ws.join(figures).exists() {
+            assert_eq!(
+                ws.read_json(figures)["model_id"],
+                model_id(&model).as_str(),
+                "{figures} is another model's"
+            );
+        }
+    }
+
+    // Temporary files that killed runs left an hour ago, where outputs go: the next run that
+    // writes there removes ours, and only ours.
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    for name in [
+        "out/.cinerec-tmp-Ab12Cd",
+        "out/posters/.cinerec-tmp-Ef34Gh",
+        "out/.tmp-not-ours",
+    ] {
+        ws.write(name, vec![0u8; 1 << 20]);
+        File::options()
+            .write(true)
+            .open(ws.join(name))
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+    }
+    ws.run(&["pipeline", "--out", "out"]).success();
+    assert!(!ws.join("out/.cinerec-tmp-Ab12Cd").exists());
+    assert!(!ws.join("out/posters/.cinerec-tmp-Ef34Gh").exists());
+    assert!(ws.join("out/.tmp-not-ours").exists(), "not ours: kept");
+    let model = ws.read("out/model.bin");
+    assert_eq!(
+        ws.read_json("out/metrics.json")["model_id"],
+        model_id(&model).as_str()
+    );
 }
