@@ -11,7 +11,7 @@ use cinerec_core::{ArtifactError, EpochReport, Model, Objective, Optimizer, Trai
 use cinerec_learn::{default_learning_rate, fit, Provenance};
 use serde::Serialize;
 
-use crate::inputs::{describe_skips, read_catalog, read_watch_log};
+use crate::inputs::{check_feature_sums, describe_skips, read_catalog, read_watch_log};
 use crate::limits::{self, MAX_EPOCHS};
 use crate::output::{destination, remove_stale, write_atomic};
 use crate::plot::{self, Series};
@@ -122,6 +122,7 @@ pub fn train_files(
         );
     }
     check_log_matches_catalog(&watch_log.log, &catalog.movies, watch_log_path, movies_path)?;
+    check_feature_sums(watch_log_path, &watch_log.log)?;
     limits::check_training(&watch_log.log.rows, config)?;
     // Outputs that cannot be written are refused before the training, not after.
     let [model_path, metrics_path, curves_path, evaluation_path] = [

@@ -473,3 +473,80 @@ fn a_killed_run_leaves_no_model_beside_another_models_figures_and_no_lasting_tem
         model_id(&model).as_str()
     );
 }
+
+#[test]
+fn small_ones_bom_bad_utf8_real_lines_header_only_logs_and_overflowing_means() {
+    let ws = Workspace::new();
+    let page = std::fs::read(fixture("popular_page1.json")).unwrap();
+    let ids: Vec<u64> = serde_json::from_slice::<serde_json::Value>(&page).unwrap()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|movie| movie["id"].as_u64().unwrap())
+        .collect();
+
+    // A catalog with a UTF-8 byte-order mark reads like one without.
+    ws.write("bom.json", [b"\xEF\xBB\xBF".as_slice(), &page].concat());
+    ws.run(&["preprocess", "--movies", "bom.json", "--out", "log.csv"])
+        .success();
+    let train = |log: &str| {
+        ws.run(&[
+            "train",
+            "--watch-log",
+            log,
+            "--movies",
+            "bom.json",
+            "--out",
+            "m",
+        ])
+    };
+    train("log.csv").success();
+
+    // A bad UTF-8 byte is reported by line and field.
+    let row = |id: u64| format!("1,{id},3600,7.5,100.0\n");
+    ws.write(
+        "utf8.csv",
+        [
+            HEADER.as_bytes(),
+            row(ids[0]).as_bytes(),
+            row(ids[1]).as_bytes(),
+            b"1,\xFF,3600,7.5,100.0\n",
+        ]
+        .concat(),
+    );
+    train("utf8.csv").fails_with("utf8.csv: line 4: field");
+    train("utf8.csv").fails_with("is not valid UTF-8 text");
+
+    // An unknown content id is reported on its line of the file, blank lines counted.
+    ws.write(
+        "unknown.csv",
+        format!(
+            "{HEADER}{}{}\n\n{}{}\n{}",
+            row(ids[0]),
+            row(ids[1]),
+            row(ids[2]),
+            row(ids[3]),
+            row(999_999_999)
+        ),
+    );
+    train("unknown.csv")
+        .fails_with("unknown.csv: line 9: content_id 999999999 is not in the catalog");
+
+    // A header-only log has nothing to evaluate on, as it has nothing to train on.
+    ws.write("header.csv", HEADER);
+    ws.run(&[
+        "evaluate",
+        "--model",
+        "m/model.bin",
+        "--watch-log",
+        "header.csv",
+    ])
+    .fails_with("header.csv: the watch log has no rows");
+
+    // Values whose sum overflows: the file, the field and the line of the largest are named.
+    let rows: String = (0..40)
+        .map(|i| format!("{i},{},3600,7.5,1e308\n", ids[i % 3]))
+        .collect();
+    ws.write("overflow.csv", format!("{HEADER}{rows}"));
+    train("overflow.csv").fails_with("overflow.csv: field popularity: the values add up past");
+}
