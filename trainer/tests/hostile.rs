@@ -65,9 +65,12 @@ fn outputs_that_are_links_are_written_through_and_other_non_files_are_refused_an
     assert!(file_type(&ws.join("demo")).is_dir());
 
     // A FIFO is refused without blocking on it, and stays a FIFO.
-    assert!(tool("mkfifo", &[ws.join("fifo").to_str().unwrap()]));
-    preprocess("fifo", &[]).fails_with("fifo is a FIFO (named pipe), not a regular file");
-    assert!(file_type(&ws.join("fifo")).is_fifo());
+    if tool("mkfifo", &[ws.join("fifo").to_str().unwrap()]) {
+        preprocess("fifo", &[]).fails_with("fifo is a FIFO (named pipe), not a regular file");
+        assert!(file_type(&ws.join("fifo")).is_fifo());
+    } else {
+        eprintln!("skipping the FIFO case: mkfifo is not available here");
+    }
 
     // A device node (the case; as root, `--out /dev/null` would have destroyed it), by
     // itself and at the end of a link, for every command that writes.
