@@ -135,7 +135,7 @@ fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> R
     crate::output::destination(&args.out)?;
     let checkpoint = Checkpoint::open(&args.out, &args.language, &args.region)?;
     let mut client = Client::new(
-        credential,
+        credential.clone(),
         Duration::from_secs_f64(args.timeout_secs),
         args.attempts,
         Duration::from_millis(args.backoff_ms),
@@ -145,7 +145,7 @@ fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> R
 
     let progress = Progress::new("crawl", u64::from(args.end_page - args.start_page + 1));
     let mut fetch = |client: &mut Client, page: u32| -> Result<Page> {
-        if let Some(found) = checkpoint.load(page) {
+        if let Some(found) = checkpoint.load(page, &credential) {
             return Ok(found);
         }
         if requests_made > 0 {
@@ -356,9 +356,16 @@ impl Checkpoint {
         self.folder.join(format!("page-{page:03}.json"))
     }
 
-    /// A kept page, if there is one that still reads as a page.
-    fn load(&self, page: u32) -> Option<Page> {
-        let body = std::fs::read(self.page_path(page)).ok()?;
+    /// A kept page, if there is one that still reads as a page. One that holds the credential
+    /// (kept by a version that did not refuse such pages) is deleted and fetched again, to be
+    /// refused like any other.
+    fn load(&self, page: u32, credential: &Credential) -> Option<Page> {
+        let path = self.page_path(page);
+        let body = std::fs::read(&path).ok()?;
+        if credential.appears_in(&body) {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
         serde_json::from_slice(&body).ok()
     }
 

@@ -645,6 +645,23 @@ fn the_key_reaches_no_message_no_file_and_no_other_origin_in_any_encoding() {
     odd_crawl(&ws, &server, &[]).fails_with("page 1: the answer holds the credential");
     assert!(!ws.join("movies.json").exists());
 
+    // A page an older version checkpointed with the key in it: fetched again, not copied.
+    let ws = Workspace::new();
+    let failing = Server::start(|request| match request.page() {
+        1 => Reply::json(200, page(1, 2)),
+        _ => Reply::json(
+            401,
+            r#"{"status_code":7,"status_message":"Invalid API key"}"#,
+        ),
+    });
+    odd_crawl(&ws, &failing, &["--end-page", "2"]).fails_with("page 2: TMDB rejected");
+    let mut kept: serde_json::Value = serde_json::from_str(&page(1, 2)).unwrap();
+    kept["results"][0]["overview"] = serde_json::json!(ODD_KEY);
+    ws.write(".movies.json.crawl/page-001.json", kept.to_string());
+    let server = healthy(2);
+    odd_crawl(&ws, &server, &["--end-page", "2"]).success();
+    assert_eq!(server.pages_requested(), [1, 2]);
+
     // A redirect to another origin, key and all: not followed; within the origin: followed.
     let elsewhere = healthy(1);
     let ws = Workspace::new();
