@@ -120,6 +120,29 @@ pub fn pairs(rows: &[WatchRow], objective: Objective, seed: u64) -> Pairs {
     }
 }
 
+/// How many pairs [`pairs`] makes for `rows`, counted without making them: what a caller
+/// checks before committing memory to a log it did not write.
+pub fn pair_count(rows: &[WatchRow], objective: Objective) -> u64 {
+    match objective {
+        Objective::Item => rows.len() as u64,
+        Objective::CoWatch => {
+            let mut watches: BTreeMap<u64, u64> = BTreeMap::new();
+            let mut same_movie: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+            for row in rows {
+                *watches.entry(row.user_id).or_default() += 1;
+                *same_movie.entry((row.user_id, row.content_id)).or_default() += 1;
+            }
+            rows.iter()
+                .map(|row| {
+                    let partners =
+                        watches[&row.user_id] - same_movie[&(row.user_id, row.content_id)];
+                    partners.min(MAX_PARTNERS as u64)
+                })
+                .sum()
+        }
+    }
+}
+
 /// Every watch of one viewer paired with the other movies they watched.
 fn co_watched(rows: &[WatchRow], watches: &[usize], rng: &mut Rng, out: &mut Vec<Pair>) {
     let mut partners: Vec<usize> = Vec::with_capacity(watches.len());
@@ -205,6 +228,8 @@ mod tests {
             // Each viewer: movie 0 → 1, 1, 2; each 1 → 0, 2; 2 → 0, 1, 1: 10 pairs.
             assert_eq!(part.len(), ids.len() * 10);
         }
+        assert_eq!(pair_count(&rows, Objective::CoWatch), 500);
+        assert_eq!(pair_count(&rows, Objective::Item), 200);
         assert!(pairs
             .scaler_rows
             .iter()
@@ -217,6 +242,7 @@ mod tests {
         let pairs = pairs(&rows, Objective::CoWatch, 1);
         let total = pairs.train.len() + pairs.validation.len() + pairs.test.len();
         assert_eq!(total, 500 * MAX_PARTNERS);
+        assert_eq!(pair_count(&rows, Objective::CoWatch), total as u64);
         assert_eq!(pairs, super::pairs(&rows, Objective::CoWatch, 1), "seeded");
     }
 }

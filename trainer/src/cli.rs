@@ -1,6 +1,9 @@
 //! The command line: one subcommand per step, each owning its flags and its `run`.
 
+use std::io::IsTerminal;
+
 use anyhow::Result;
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 use crate::{crawl, demo, evaluate, pipeline, preprocess, train};
@@ -31,7 +34,28 @@ enum Command {
 
 /// Parses the command line and runs the chosen subcommand.
 pub fn run() -> Result<()> {
-    match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are results: written like any other, so a failing standard output
+        // is an error (clap's own printing would ignore it and exit 0).
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            let help = error.render();
+            let text = if std::io::stdout().is_terminal() {
+                help.ansi().to_string()
+            } else {
+                help.to_string()
+            };
+            return crate::console::write_stdout(&text);
+        }
+        // Usage errors: clap prints them to standard error and exits with 2.
+        Err(error) => error.exit(),
+    };
+    match cli.command {
         Command::DemoCatalog(args) => demo::run(&args),
         Command::Crawl(args) => crawl::run(&args),
         Command::Preprocess(args) => preprocess::run(&args),

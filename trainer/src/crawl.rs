@@ -39,8 +39,8 @@ pub struct Args {
     /// TMDB region parameter.
     #[arg(long, default_value = "KR")]
     pub region: String,
-    /// Pause between requests, in milliseconds.
-    #[arg(long, default_value_t = 400)]
+    /// Pause between requests, in milliseconds (at most a minute).
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(..=MAX_INTERVAL_MS))]
     pub interval_ms: u64,
     /// API base (default: TMDB_BASE_URL, else https://api.themoviedb.org/3; a base ending in
     /// /movie, as the original's .env had, is accepted).
@@ -68,6 +68,9 @@ pub struct Args {
 pub const DEFAULT_BASE_URL: &str = "https://api.themoviedb.org/3";
 /// TMDB serves no page above this one, whatever `total_pages` says.
 pub const MAX_PAGE: u32 = 500;
+/// The longest pause between requests: a minute already stretches a 500-page crawl over eight
+/// hours; more is a slip of the keyboard (a sleep of `u64::MAX` ms would never end).
+const MAX_INTERVAL_MS: u64 = 60_000;
 
 /// One page of `/movie/popular`, with each movie kept as its raw JSON text.
 #[derive(Deserialize)]
@@ -85,9 +88,16 @@ struct MovieId {
 pub fn run(args: &Args) -> Result<()> {
     let settings = credentials::load(Path::new(".env"))?;
     let credential = settings.credential.clone();
-    // A last line of defence: whatever went wrong, the secret does not reach the terminal.
-    crawl(args, settings.credential, settings.base_url)
-        .map_err(|error| anyhow!(credential.redact(&format!("{error:#}"))))
+    // Whatever code prints from now on, the secret does not reach the terminal.
+    crate::console::hide(&credential);
+    crawl(args, settings.credential, settings.base_url).map_err(|error| {
+        if crate::console::is_stdout_closed(&error) {
+            // Holds no secret, and main must still recognise it.
+            return error;
+        }
+        // Another line of defence, for the message as one string.
+        anyhow!(credential.redact(&format!("{error:#}")))
+    })
 }
 
 fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> Result<()> {
@@ -121,9 +131,11 @@ fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> R
             _ => bail!("{flag} {text} is not an http(s) URL"),
         }
     }
+    // An output that cannot be written is refused before the first request.
+    crate::output::destination(&args.out)?;
     let checkpoint = Checkpoint::open(&args.out, &args.language, &args.region)?;
     let mut client = Client::new(
-        credential,
+        credential.clone(),
         Duration::from_secs_f64(args.timeout_secs),
         args.attempts,
         Duration::from_millis(args.backoff_ms),
@@ -133,7 +145,7 @@ fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> R
 
     let progress = Progress::new("crawl", u64::from(args.end_page - args.start_page + 1));
     let mut fetch = |client: &mut Client, page: u32| -> Result<Page> {
-        if let Some(found) = checkpoint.load(page) {
+        if let Some(found) = checkpoint.load(page, &credential) {
             return Ok(found);
         }
         if requests_made > 0 {
@@ -213,13 +225,13 @@ fn crawl(args: &Args, credential: Credential, env_base_url: Option<String>) -> R
     }
     document.push_str("\n]}\n");
     write_atomic(&args.out, document.as_bytes())?;
-    println!(
+    outln!(
         "wrote {} movies from pages {}..={last} to {} ({duplicates} duplicates dropped, {} retries)",
         movies.len(),
         args.start_page,
         args.out.display(),
         client.retries
-    );
+    )?;
 
     if let Some(folder) = &args.posters {
         download_posters(
@@ -302,11 +314,11 @@ fn download_posters(
         progress.step(index as u64 + 1, "posters");
     }
     progress.finish();
-    println!(
+    outln!(
         "posters in {}: {downloaded} downloaded, {generated} generated (no poster on TMDB), {} already there",
         folder.display(),
         movies.len() - downloaded - generated
-    );
+    )?;
     Ok(())
 }
 
@@ -344,9 +356,16 @@ impl Checkpoint {
         self.folder.join(format!("page-{page:03}.json"))
     }
 
-    /// A kept page, if there is one that still reads as a page.
-    fn load(&self, page: u32) -> Option<Page> {
-        let body = std::fs::read(self.page_path(page)).ok()?;
+    /// A kept page, if there is one that still reads as a page. One that holds the credential
+    /// (kept by a version that did not refuse such pages) is deleted and fetched again, to be
+    /// refused like any other.
+    fn load(&self, page: u32, credential: &Credential) -> Option<Page> {
+        let path = self.page_path(page);
+        let body = std::fs::read(&path).ok()?;
+        if credential.appears_in(&body) {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
         serde_json::from_slice(&body).ok()
     }
 

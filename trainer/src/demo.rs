@@ -138,12 +138,12 @@ pub fn write(folder: &Path) -> Result<Vec<Movie>> {
 /// `demo-catalog`.
 pub fn run(args: &Args) -> Result<()> {
     let movies = write(&args.out)?;
-    println!(
+    outln!(
         "wrote {} movies to {} and their posters to {}",
         movies.len(),
         args.out.join("movies.json").display(),
         args.out.join("posters").display()
-    );
+    )?;
     Ok(())
 }
 

@@ -194,6 +194,6 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
 /// `evaluate`.
 pub fn run(args: &Args) -> Result<()> {
     let evaluation = evaluate(&args.model, &args.watch_log)?;
-    println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    outln!("{}", serde_json::to_string_pretty(&evaluation)?)?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use cinerec_core::catalog::{self, CatalogReport, Movie};
-use cinerec_core::watch_log::{self, WatchLog};
+use cinerec_core::watch_log::{self, WatchLog, WatchRow};
 use cinerec_core::Model;
 use sha2::{Digest, Sha256};
 
@@ -56,6 +56,39 @@ pub fn read_watch_log(path: &Path) -> Result<WatchLogFile> {
         log,
         sha256: sha256_hex(&bytes),
     })
+}
+
+/// Refuses a log whose values of one feature add up past the largest `f64`: the scaler's mean
+/// over the training split would not be finite. Every feature is non-negative, so a sum over
+/// the whole log below half the largest `f64` bounds every split's, in any order of additions.
+pub fn check_feature_sums(path: &Path, log: &WatchLog) -> Result<()> {
+    type Field = fn(&WatchRow) -> f64;
+    let fields: [(&str, Field); 3] = [
+        ("rating", |row| row.rating),
+        ("popularity", |row| row.popularity),
+        ("watch_seconds", |row| row.watch_seconds),
+    ];
+    for (name, field) in fields {
+        let sum: f64 = log.rows.iter().map(field).sum();
+        if sum < f64::MAX / 2.0 {
+            continue;
+        }
+        let (index, largest) = log
+            .rows
+            .iter()
+            .map(field)
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, f64::NAN));
+        bail!(
+            "{}: field {name}: the values add up past the largest floating-point number (the \
+             largest value is {largest:e}, on line {}), so their mean, which standardises the \
+             feature, cannot be computed",
+            path.display(),
+            log.line(index)
+        );
+    }
+    Ok(())
 }
 
 /// Reads and checks a `model.bin`.

@@ -1,11 +1,19 @@
 //! `cinerec-trainer`: the native MLOps pipeline of cinerec (see `cli` for the commands).
 
+// `println!` and `eprintln!` panic when the stream fails (`> /dev/full`, `| head`): print
+// through `console`'s `outln!` and `errln!` instead.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+#[macro_use]
+mod console;
+
 mod cli;
 mod crawl;
 mod credentials;
 mod demo;
 mod evaluate;
 mod inputs;
+mod limits;
 mod original;
 mod output;
 mod pipeline;
@@ -22,15 +30,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`| head`) has all it wanted: not a failure worth a word.
+        Err(error) if console::is_stdout_closed(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            // A closed stdout (`| head`) is not a failure worth a message.
-            if error
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("error: {error:#}");
+            errln!("error: {error:#}");
             ExitCode::from(2)
         }
     }

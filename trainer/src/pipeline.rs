@@ -78,15 +78,15 @@ pub fn run(args: &Args) -> Result<()> {
         write_atomic(&out.join(name), text.as_bytes())?;
     }
 
-    println!();
-    println!("step        output");
-    println!(
+    outln!()?;
+    outln!("step        output")?;
+    outln!(
         "catalog     {} ({} movies{})",
         movies_path.display(),
         catalog.movies.len(),
         describe_skips(&catalog.report)
-    );
-    println!(
+    )?;
+    outln!(
         "watch log   {} ({} rows, seed {}, {})",
         log_path.display(),
         rows,
@@ -96,8 +96,8 @@ pub fn run(args: &Args) -> Result<()> {
         } else {
             "made the original way"
         }
-    );
-    println!(
+    )?;
+    outln!(
         "model       {} ({} bytes, id {}, objective {})",
         trained.model_path.display(),
         trained.model_bytes,
@@ -107,15 +107,15 @@ pub fn run(args: &Args) -> Result<()> {
         } else {
             "item"
         }
-    );
-    println!("metrics     {}", out.join("metrics.json").display());
-    println!(
+    )?;
+    outln!("metrics     {}", out.join("metrics.json").display())?;
+    outln!(
         "evaluation  {} and {}",
         out.join("evaluation.json").display(),
         out.join("evaluation_new_viewers.json").display()
-    );
-    println!();
-    println!(
+    )?;
+    outln!()?;
+    outln!(
         "test accuracy {:.4}, top-10 {:.4} ({}); training {:.0} rows/s",
         trained.test_accuracy,
         trained.test_top10,
@@ -125,11 +125,11 @@ pub fn run(args: &Args) -> Result<()> {
             "predicting the watched movie"
         },
         trained.rows_per_second
-    );
-    println!();
-    println!("ranking of held-out last watches   model   co-visitation  popularity  random");
-    summary_rows("test viewers", &held_out);
-    summary_rows("new viewers", &new_viewers);
+    )?;
+    outln!()?;
+    outln!("ranking of held-out last watches   model   co-visitation  popularity  random")?;
+    summary_rows("test viewers", &held_out)?;
+    summary_rows("new viewers", &new_viewers)?;
     Ok(())
 }
 
@@ -155,13 +155,13 @@ fn write_log(movies: &[Movie], seed: u64, taste: bool, path: &Path, plots: bool)
     Ok(log.rows.len())
 }
 
-fn summary_rows(who: &str, evaluation: &Evaluation) {
+fn summary_rows(who: &str, evaluation: &Evaluation) -> Result<()> {
     let baselines = &evaluation.baselines;
     let row = |measure: &str, model: f64, [co, popularity, random]: [f64; 3]| {
-        println!(
+        outln!(
             "{:<34} {model:.4}  {co:.4}         {popularity:.4}      {random:.4}",
             format!("{measure}, {who} ({})", evaluation.users)
-        );
+        )
     };
     row(
         "HitRate@10",
@@ -171,7 +171,7 @@ fn summary_rows(who: &str, evaluation: &Evaluation) {
             baselines.popularity.hit_rate_at_10,
             baselines.random.hit_rate_at_10,
         ],
-    );
+    )?;
     row(
         "NDCG@10",
         evaluation.ndcg_at_10,
@@ -180,5 +180,6 @@ fn summary_rows(who: &str, evaluation: &Evaluation) {
             baselines.popularity.ndcg_at_10,
             baselines.random.ndcg_at_10,
         ],
-    );
+    )?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::{self, WatchRow};
 
 use crate::inputs::{describe_skips, read_catalog};
+use crate::limits;
 use crate::original::{self, DEFAULT_MAX_SELECT, DEFAULT_USERS};
 use crate::output::write_atomic;
 use crate::{plot, taste};
@@ -100,13 +101,14 @@ pub fn synthesize(
 
 /// `preprocess`.
 pub fn run(args: &Args) -> Result<()> {
-    let catalog = read_catalog(&args.movies)?;
-    let (movies, report) = (&catalog.movies, &catalog.report);
     let users = args.users.unwrap_or(if args.taste {
         DEFAULT_TASTE_USERS
     } else {
         DEFAULT_USERS
     });
+    limits::check_log_size(users, args.max_select)?;
+    let catalog = read_catalog(&args.movies)?;
+    let (movies, report) = (&catalog.movies, &catalog.report);
     let log = synthesize(movies, users, args.max_select, args.seed, args.taste);
     let rows = &log.rows;
     write_atomic(&args.out, watch_log::write(rows).as_bytes())?;
@@ -116,14 +118,14 @@ pub fn run(args: &Args) -> Result<()> {
     if let (Some(path), Some(heatmap)) = (&args.heatmap, &log.heatmap) {
         write_atomic(path, heatmap.as_bytes())?;
     }
-    println!(
+    outln!(
         "wrote {} rows for {} users from {} movies to {}{}",
         rows.len(),
         users,
         movies.len(),
         args.out.display(),
         describe_skips(report)
-    );
+    )?;
     Ok(())
 }
 

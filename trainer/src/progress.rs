@@ -1,4 +1,5 @@
 //! Progress reporting: a live bar on a terminal, plain lines otherwise (logs, CI, pipes).
+//! Both go through `console`'s scrubbing, and neither can fail the run (see `console`).
 
 use std::io::IsTerminal;
 
@@ -34,9 +35,9 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(position);
-                bar.set_message(message.to_string());
+                bar.set_message(crate::console::scrub(message));
             }
-            None => eprintln!("{}: {position} {message}", self.label),
+            None => errln!("{}: {position} {message}", self.label),
         }
     }
 
@@ -50,8 +51,8 @@ impl Progress {
     /// A note that should not disturb the bar.
     pub fn note(&self, message: &str) {
         match &self.bar {
-            Some(bar) => bar.println(message),
-            None => eprintln!("{}: {message}", self.label),
+            Some(bar) => bar.println(crate::console::scrub(message)),
+            None => errln!("{}: {message}", self.label),
         }
     }
 

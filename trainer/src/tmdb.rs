@@ -1,17 +1,25 @@
 //! The TMDB HTTP client: credentials, timeouts, TMDB's error bodies, and retries with
 //! exponential backoff and full jitter that honour `Retry-After`.
 //!
-//! Every message this module produces is free of the credential: reqwest's errors are taken
-//! `without_url()`, and URLs are never part of a message (the caller also redacts, as a
-//! second line of defence).
+//! The credential goes to the API's origin and nowhere else: API requests follow a redirect
+//! only within that origin (a redirect elsewhere would carry `api_key=` in its URL), and
+//! image requests, which follow redirects freely, never carry it. Every message this module
+//! produces is free of it: reqwest's errors are taken without their URL, URLs are never part
+//! of a message, and every message is redacted on its way out (as `console` and the caller
+//! also do, as further lines of defence). An answer that holds the credential is refused
+//! rather than stored: see [`Client::get_api`].
+//!
+//! `timeout` is a deadline for the whole request, answer body included: a server that
+//! trickles its answer byte by byte cannot keep a request going for longer.
 
-use std::io::Read;
-use std::time::{Duration, SystemTime};
+use std::io::{ErrorKind, Read};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Result};
 use cinerec_learn::random::Rng;
 use reqwest::blocking::{Client as Http, Response};
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::redirect::{Attempt, Policy};
 use serde::Deserialize;
 
 use crate::credentials::Credential;
@@ -24,6 +32,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bodies larger than this are refused (a page is ~15 KB, a w185 poster ~20 KB).
 const MAX_BODY: u64 = 32 << 20;
+/// Redirects followed in a row, as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
 
 /// How one attempt failed.
 pub enum Failure {
@@ -50,7 +60,10 @@ pub type Validate = dyn Fn(&[u8], &str) -> Result<(), String>;
 
 /// A client with retries. `retries` counts the attempts beyond the first, over its life.
 pub struct Client {
-    http: Http,
+    /// For the API: redirects stay within the origin (see the module docs).
+    api: Http,
+    /// For images, which carry no credential.
+    images: Http,
     credential: Credential,
     attempts: u32,
     backoff: Duration,
@@ -78,18 +91,24 @@ impl Client {
         attempts: u32,
         backoff: Duration,
     ) -> Result<Client> {
-        let http = Http::builder()
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .timeout(timeout)
-            .user_agent(concat!("cinerec-trainer/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| anyhow!("setting up the HTTP client: {}", e.without_url()))?;
+        let http = |redirects: Policy| {
+            Http::builder()
+                .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+                .timeout(timeout)
+                .redirect(redirects)
+                .user_agent(concat!("cinerec-trainer/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| anyhow!("setting up the HTTP client: {}", e.without_url()))
+        };
+        let api = http(Policy::custom(same_origin_only))?;
+        let images = http(Policy::limited(MAX_REDIRECTS))?;
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
         Ok(Client {
-            http,
+            api,
+            images,
             credential,
             attempts: attempts.max(1),
             backoff,
@@ -101,6 +120,11 @@ impl Client {
 
     /// GETs a TMDB API URL with the credential; `validate` checks a 200 body (a failure is
     /// transient: proxies hand out garbled or HTML pages that a retry may not get).
+    ///
+    /// An answer that holds the credential, in any form, is refused and not retried. TMDB
+    /// never echoes it; a server that does is not TMDB (a misconfigured `--base-url`, a proxy
+    /// reflecting the request), so its data is not what the catalog promises, and keeping it,
+    /// even redacted, would store the secret or a doctored page on disk.
     pub fn get_api(
         &mut self,
         url: &str,
@@ -111,11 +135,14 @@ impl Client {
     ) -> Result<Vec<u8>> {
         let credential = self.credential.clone();
         let timeout = self.timeout;
-        self.with_retries(what, on_retry, |http| {
+        let http = self.api.clone();
+        self.with_retries(what, on_retry, |credential_check| {
+            let deadline = Instant::now() + timeout;
             let mut request = http
                 .get(url)
                 .query(query)
-                .header("accept", "application/json");
+                .header("accept", "application/json")
+                .timeout(timeout);
             request = match &credential {
                 Credential::Bearer(token) => request.bearer_auth(token),
                 Credential::ApiKey(key) => request.query(&[("api_key", key)]),
@@ -123,7 +150,8 @@ impl Client {
             let response = request
                 .send()
                 .map_err(|e| describe_send_error(&e, timeout))?;
-            let (content_type, body) = read_ok(response)?;
+            let (content_type, body) = read_ok(response, deadline, timeout)?;
+            credential_check(&body)?;
             validate(&body, &content_type).map_err(transient)?;
             Ok(body)
         })
@@ -137,12 +165,17 @@ impl Client {
         on_retry: &mut dyn FnMut(&str),
     ) -> Result<Vec<u8>> {
         let timeout = self.timeout;
-        self.with_retries(what, on_retry, |http| {
+        let http = self.images.clone();
+        self.with_retries(what, on_retry, |credential_check| {
+            let deadline = Instant::now() + timeout;
             let response = http
                 .get(url)
+                .timeout(timeout)
                 .send()
                 .map_err(|e| describe_send_error(&e, timeout))?;
-            let (content_type, body) = read_ok(response)?;
+            let (content_type, body) = read_ok(response, deadline, timeout)?;
+            // An image host cannot know the key, but one that is the API's own server can.
+            credential_check(&body)?;
             if !content_type.starts_with("image/") {
                 return Err(transient(format!(
                     "the answer is {}, not an image",
@@ -160,37 +193,55 @@ impl Client {
         })
     }
 
+    /// Runs `attempt` until it succeeds, fails for good or runs out of attempts. `attempt`
+    /// gets the check that refuses a body holding the credential. Every message, the retry
+    /// lines and the final error, is redacted here, where the credential is at hand: the text
+    /// of an answer (a 503 echoing the request) can hold it.
     fn with_retries(
         &mut self,
         what: &str,
         on_retry: &mut dyn FnMut(&str),
-        mut attempt: impl FnMut(&Http) -> Result<Vec<u8>, Failure>,
+        mut attempt: impl FnMut(&dyn Fn(&[u8]) -> Result<(), Failure>) -> Result<Vec<u8>, Failure>,
     ) -> Result<Vec<u8>> {
+        let credential = self.credential.clone();
+        let credential_check = |body: &[u8]| {
+            if credential.appears_in(body) {
+                return Err(Failure::Fatal(
+                    "the answer holds the credential, which TMDB never sends back: refusing \
+                     to keep it (is --base-url or TMDB_BASE_URL really TMDB?)"
+                        .into(),
+                ));
+            }
+            Ok(())
+        };
+        let redact = |text: String| credential.redact(&text);
         for number in 1..=self.attempts {
-            match attempt(&self.http) {
+            match attempt(&credential_check) {
                 Ok(body) => return Ok(body),
-                Err(Failure::Fatal(message)) => return Err(anyhow!("{what}: {message}")),
+                Err(Failure::Fatal(message)) => {
+                    return Err(anyhow!(redact(format!("{what}: {message}"))))
+                }
                 Err(Failure::Transient {
                     message,
                     retry_after,
                 }) => {
                     if number == self.attempts {
-                        return Err(anyhow!(
+                        return Err(anyhow!(redact(format!(
                             "{what}: gave up after {} attempts; the last: {message}",
                             self.attempts
-                        ));
+                        ))));
                     }
                     let delay = match retry_after {
                         Some(wait) => wait.min(MAX_RETRY_AFTER),
                         None => self.full_jitter(number),
                     };
                     self.retries += 1;
-                    on_retry(&format!(
+                    on_retry(&redact(format!(
                         "{what}: {message}; retrying in {:.1} s (attempt {} of {})",
                         delay.as_secs_f64(),
                         number + 1,
                         self.attempts
-                    ));
+                    )));
                     std::thread::sleep(delay);
                 }
             }
@@ -208,17 +259,36 @@ impl Client {
     }
 }
 
+/// The redirect policy of API requests: follow within the origin of the first URL only.
+fn same_origin_only(attempt: Attempt) -> reqwest::redirect::Action {
+    let first = attempt.previous().first().map(|url| url.origin());
+    if attempt.previous().len() > MAX_REDIRECTS {
+        return attempt.error(format!("more than {MAX_REDIRECTS} redirects in a row"));
+    }
+    if first.as_ref() == Some(&attempt.url().origin()) {
+        return attempt.follow();
+    }
+    // The origin only: the rest of the URL may carry the key.
+    let origin = attempt.url().origin().ascii_serialization();
+    attempt.error(format!(
+        "TMDB redirected the request to another origin ({origin}); not followed, since the \
+         request carries the credential"
+    ))
+}
+
 fn describe_send_error(error: &reqwest::Error, timeout: Duration) -> Failure {
+    if error.is_redirect() {
+        // The policy's own reason, without reqwest's text (which names the URL).
+        let reason = causes(error);
+        return Failure::Fatal(reason.strip_prefix(": ").unwrap_or(&reason).to_string());
+    }
     if error.is_builder() {
         // A request that cannot even be built (a credential with a line break, say) will not
         // get better by retrying.
         return Failure::Fatal(format!("the request could not be built{}", causes(error)));
     }
     if error.is_timeout() {
-        return transient(format!(
-            "no complete answer within {:.1} s (--timeout-secs)",
-            timeout.as_secs_f64()
-        ));
+        return timed_out(timeout);
     }
     let what = if error.is_connect() {
         "could not connect"
@@ -241,8 +311,20 @@ fn causes(error: &reqwest::Error) -> String {
     text
 }
 
-/// The body of a 200 answer with its content type, or the failure its status means.
-fn read_ok(response: Response) -> Result<(String, Vec<u8>), Failure> {
+fn timed_out(timeout: Duration) -> Failure {
+    transient(format!(
+        "no complete answer within {:.1} s (--timeout-secs)",
+        timeout.as_secs_f64()
+    ))
+}
+
+/// The body of a 200 answer with its content type, or the failure its status means; the
+/// whole body must arrive before `deadline`.
+fn read_ok(
+    response: Response,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(String, Vec<u8>), Failure> {
     let status = response.status();
     let headers = response.headers().clone();
     let content_type = headers
@@ -250,16 +332,28 @@ fn read_ok(response: Response) -> Result<(String, Vec<u8>), Failure> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    // The request's own timeout ends a stalled read at the deadline; checking between reads
+    // as well keeps the deadline whatever reqwest does with a body that keeps trickling.
     let mut body = Vec::new();
-    response
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| {
-            transient(format!(
-                "the connection dropped while reading the answer ({})",
-                e.kind()
-            ))
-        })?;
+    let mut reader = response.take(MAX_BODY + 1);
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        if Instant::now() >= deadline {
+            return Err(timed_out(timeout));
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => body.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if is_timeout(&error) => return Err(timed_out(timeout)),
+            Err(error) => {
+                return Err(transient(format!(
+                    "the connection dropped while reading the answer ({})",
+                    error.kind()
+                )))
+            }
+        }
+    }
     if body.len() as u64 > MAX_BODY {
         return Err(Failure::Fatal(format!(
             "the answer is larger than {MAX_BODY} bytes"
@@ -269,6 +363,15 @@ fn read_ok(response: Response) -> Result<(String, Vec<u8>), Failure> {
         return Ok((content_type, body));
     }
     Err(classify(status.as_u16(), &headers, &body))
+}
+
+/// Whether a body read failed because the request's deadline passed.
+fn is_timeout(error: &std::io::Error) -> bool {
+    error.kind() == ErrorKind::TimedOut
+        || error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
 }
 
 /// What a non-200 answer means, from its HTTP status and TMDB's `status_code`.

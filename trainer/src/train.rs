@@ -7,12 +7,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchLog;
-use cinerec_core::{EpochReport, Model, Objective, Optimizer, TrainConfig};
+use cinerec_core::{ArtifactError, EpochReport, Model, Objective, Optimizer, TrainConfig};
 use cinerec_learn::{default_epochs, default_learning_rate, fit, Provenance};
 use serde::Serialize;
 
-use crate::inputs::{describe_skips, read_catalog, read_watch_log};
-use crate::output::write_atomic;
+use crate::inputs::{check_feature_sums, describe_skips, read_catalog, read_watch_log};
+use crate::limits::{self, MAX_EPOCHS};
+use crate::output::{destination, remove_stale, write_atomic};
 use crate::plot::{self, Series};
 use crate::progress::Progress;
 
@@ -44,7 +45,7 @@ pub struct HyperArgs {
     #[arg(long, value_enum)]
     pub objective: Option<ObjectiveArg>,
     /// Passes over the training split [default: 40 for co-watch, 10 for item].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_EPOCHS)))]
     pub epochs: Option<u32>,
     /// Hidden units.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -140,13 +141,26 @@ pub fn train_files(
     let watch_log = read_watch_log(watch_log_path)?;
     let catalog = read_catalog(movies_path)?;
     if !catalog.report.skipped.is_empty() {
-        eprintln!(
+        errln!(
             "{}{}",
             movies_path.display(),
             describe_skips(&catalog.report)
         );
     }
     check_log_matches_catalog(&watch_log.log, &catalog.movies, watch_log_path, movies_path)?;
+    check_feature_sums(watch_log_path, &watch_log.log)?;
+    limits::check_training(&watch_log.log.rows, config)?;
+    // Outputs that cannot be written are refused before the training, not after.
+    let [model_path, metrics_path, curves_path] =
+        ["model.bin", "metrics.json", "training.svg"].map(|name| out.join(name));
+    // What the pipeline writes beside them from the same model.
+    let evaluations = ["evaluation.json", "evaluation_new_viewers.json"].map(|name| out.join(name));
+    for path in [&model_path, &metrics_path, &curves_path]
+        .into_iter()
+        .chain(&evaluations)
+    {
+        destination(path)?;
+    }
 
     let progress = Progress::new("train", u64::from(config.epochs));
     let started = Instant::now();
@@ -171,7 +185,23 @@ pub fn train_files(
     let trained_rows = metadata.split_sizes[0] as f64 * f64::from(config.epochs);
 
     let bytes = cinerec_core::encode(&model);
-    let model_path = out.join("model.bin");
+    // What is reported as written must load: the checks of every reader (the size limit
+    // included) on these very bytes, before anything of the previous run is touched.
+    if let Err(error) = cinerec_core::decode(&bytes) {
+        let hint = match error {
+            ArtifactError::TooLarge { .. } => {
+                ": fewer hidden units (--hidden) or a smaller catalog make a smaller model"
+            }
+            _ => "",
+        };
+        bail!("the trained model would not load, so nothing was written: {error}{hint}");
+    }
+    // The previous run's figures go before its model is replaced: a run killed part-way
+    // leaves fewer files, never a model beside another model's metrics, curves or
+    // evaluations (the pipeline's).
+    let mut stale = vec![metrics_path.clone(), curves_path.clone()];
+    stale.extend(evaluations);
+    remove_stale(&stale)?;
     write_atomic(&model_path, &bytes)?;
 
     let trained = Trained {
@@ -201,15 +231,18 @@ pub fn train_files(
     });
     let mut text = serde_json::to_string_pretty(&metrics)?;
     text.push('\n');
-    write_atomic(&out.join("metrics.json"), text.as_bytes())?;
-    write_atomic(&out.join("training.svg"), curves(&model).as_bytes())?;
+    write_atomic(&metrics_path, text.as_bytes())?;
+    write_atomic(&curves_path, curves(&model).as_bytes())?;
 
-    println!("epoch  train_loss  val_loss  val_accuracy");
+    outln!("epoch  train_loss  val_loss  val_accuracy")?;
     for epoch in &metadata.epochs {
-        println!(
+        outln!(
             "{:>5}  {:>10.4}  {:>8.4}  {:>12.4}",
-            epoch.epoch, epoch.train_loss, epoch.val_loss, epoch.val_accuracy
-        );
+            epoch.epoch,
+            epoch.train_loss,
+            epoch.val_loss,
+            epoch.val_accuracy
+        )?;
     }
     Ok(trained)
 }
@@ -222,7 +255,7 @@ pub fn run(args: &Args) -> Result<()> {
         &args.out,
         &config(&args.hyper, args.seed, Objective::CoWatch),
     )?;
-    println!(
+    outln!(
         "model {} ({} bytes) written to {}: test accuracy {:.4}, top-10 {:.4}, {:.0} rows/s",
         trained.model_id,
         trained.model_bytes,
@@ -230,7 +263,7 @@ pub fn run(args: &Args) -> Result<()> {
         trained.test_accuracy,
         trained.test_top10,
         trained.rows_per_second
-    );
+    )?;
     Ok(())
 }
 

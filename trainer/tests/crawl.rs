@@ -2,9 +2,12 @@
 
 mod support;
 
+use std::fmt::Write as _;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::tmdb::{movie_id, page, Reply, Server};
+use proptest::prelude::*;
+use support::tmdb::{movie_id, page, Reply, Request, Server};
 use support::{Run, Workspace};
 
 const KEY: &str = "test-key-5f3a9c71";
@@ -64,26 +67,69 @@ fn crawl(ws: &Workspace, server: &Server, extra: &[&str]) -> Run {
 /// The key appears nowhere: not in what the crawler printed, nor in any file it left.
 fn assert_no_secret(ws: &Workspace, run: &Run) {
     for secret in [KEY, TOKEN] {
+        assert_no_trace_of(secret, ws, run);
+    }
+}
+
+/// `secret` appears in none of its forms (see [`forms`]) in what the crawler printed or in
+/// any file it left.
+fn assert_no_trace_of(secret: &str, ws: &Workspace, run: &Run) {
+    let files: Vec<(String, String)> = walk(ws.path())
+        .into_iter()
+        .map(|path| {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            (path.display().to_string(), text)
+        })
+        .collect();
+    for form in forms(secret) {
         assert!(
-            !run.stdout.contains(secret),
-            "stdout holds the secret:\n{}",
+            !run.stdout.contains(&form),
+            "stdout holds the secret as {form:?}:\n{}",
             run.stdout
         );
         assert!(
-            !run.stderr.contains(secret),
-            "stderr holds the secret:\n{}",
+            !run.stderr.contains(&form),
+            "stderr holds the secret as {form:?}:\n{}",
             run.stderr
         );
+        for (path, text) in &files {
+            assert!(!text.contains(&form), "{path} holds the secret as {form:?}");
+        }
     }
-    for entry in walk(ws.path()) {
-        let bytes = std::fs::read(&entry).unwrap();
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(
-            !text.contains(KEY) && !text.contains(TOKEN),
-            "{} holds the secret",
-            entry.display()
-        );
+}
+
+/// The forms a secret takes on its way through a request and back: as it is, form-encoded
+/// (as a query string carries it), percent-encoded in either case, JSON-escaped.
+fn forms(secret: &str) -> Vec<String> {
+    let mut form = String::new();
+    let (mut upper, mut lower) = (String::new(), String::new());
+    for &byte in secret.as_bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                form.push(char::from(byte))
+            }
+            b' ' => form.push('+'),
+            _ => write!(form, "%{byte:02X}").unwrap(),
+        }
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            upper.push(char::from(byte));
+            lower.push(char::from(byte));
+        } else {
+            write!(upper, "%{byte:02X}").unwrap();
+            write!(lower, "%{byte:02x}").unwrap();
+        }
     }
+    let json = serde_json::to_string(secret).unwrap();
+    let mut forms = vec![
+        secret.to_string(),
+        form,
+        upper,
+        lower,
+        json[1..json.len() - 1].to_string(),
+    ];
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -509,4 +555,182 @@ fn impossible_flags_are_refused_before_any_request() {
     assert_no_secret(&ws, &run);
     run.fails_with("page 1: the request could not be built");
     assert!(server.requests().is_empty());
+}
+
+#[test]
+fn the_timeout_is_a_deadline_for_the_whole_request_body_included() {
+    let ws = Workspace::new();
+    // Headers at once, then the page one byte every half second: about an hour and a half.
+    let server = Server::start(|request| {
+        Reply::Trickle(
+            Duration::from_millis(500),
+            Box::new(Reply::json(200, page(request.page(), 1))),
+        )
+    });
+    let started = Instant::now();
+    let mut child = crawl_command(&ws, &server, &["--timeout-secs", "2", "--attempts", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the crawl is still running after 30 s with --timeout-secs 2");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let run = Run::from_output(child.wait_with_output().unwrap());
+    run.fails_with("page 1: gave up after 1 attempts; the last: no complete answer within 2.0 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!ws.join("movies.json").exists());
+}
+
+/// An API key with characters that URLs, forms and JSON each write their own way.
+const ODD_KEY: &str = "odd key+/&é=\"5f3a%20?";
+
+/// A 503 whose body echoes the request as the server received it, URL-encoded key and all.
+fn echoing_503(request: &Request) -> Reply {
+    let body = serde_json::json!({
+        "status_code": 46,
+        "status_message": format!("unavailable for GET {} ({:?})", request.target, request.query),
+    });
+    Reply::json(503, body.to_string())
+}
+
+#[test]
+fn the_key_reaches_no_message_no_file_and_no_other_origin_in_any_encoding() {
+    let odd_crawl = |ws: &Workspace, server: &Server, extra: &[&str]| {
+        let output = crawl_command(ws, server, extra)
+            .env("TMDB_API_KEY", ODD_KEY)
+            .output()
+            .unwrap();
+        let run = Run::from_output(output);
+        assert_no_trace_of(ODD_KEY, ws, &run);
+        run
+    };
+
+    // A 503 echoing the request: redacted in the retry line as in the final error.
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        if request.attempt == 1 {
+            echoing_503(request)
+        } else {
+            Reply::json(200, page(request.page(), 1))
+        }
+    });
+    let run = odd_crawl(&ws, &server, &[]).success();
+    assert!(run.stderr.contains("api_key=***"), "{}", run.stderr);
+    assert_eq!(
+        server.requests()[0].query["api_key"],
+        ODD_KEY,
+        "the key was sent"
+    );
+    let ws = Workspace::new();
+    let server = Server::start(echoing_503);
+    odd_crawl(&ws, &server, &["--attempts", "2"]).fails_with("TMDB is unavailable (HTTP 503");
+
+    // A page whose fields echo the key: refused, and nothing of it kept (nor its checkpoint).
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        let mut value: serde_json::Value = serde_json::from_str(&page(request.page(), 1)).unwrap();
+        value["results"][2]["overview"] =
+            serde_json::json!(format!("key: {}", request.query["api_key"]));
+        Reply::json(200, value.to_string())
+    });
+    odd_crawl(&ws, &server, &[]).fails_with("page 1: the answer holds the credential");
+    assert!(!ws.join("movies.json").exists());
+
+    // A page an older version checkpointed with the key in it: fetched again, not copied.
+    let ws = Workspace::new();
+    let failing = Server::start(|request| match request.page() {
+        1 => Reply::json(200, page(1, 2)),
+        _ => Reply::json(
+            401,
+            r#"{"status_code":7,"status_message":"Invalid API key"}"#,
+        ),
+    });
+    odd_crawl(&ws, &failing, &["--end-page", "2"]).fails_with("page 2: TMDB rejected");
+    let mut kept: serde_json::Value = serde_json::from_str(&page(1, 2)).unwrap();
+    kept["results"][0]["overview"] = serde_json::json!(ODD_KEY);
+    ws.write(".movies.json.crawl/page-001.json", kept.to_string());
+    let server = healthy(2);
+    odd_crawl(&ws, &server, &["--end-page", "2"]).success();
+    assert_eq!(server.pages_requested(), [1, 2]);
+
+    // A redirect to another origin, key and all: not followed; within the origin: followed.
+    let elsewhere = healthy(1);
+    let ws = Workspace::new();
+    let port = elsewhere.port;
+    let server = Server::start(move |request| Reply::Full {
+        status: 302,
+        headers: vec![(
+            "Location".into(),
+            format!("http://127.0.0.1:{port}{}", request.target),
+        )],
+        body: Vec::new(),
+    });
+    odd_crawl(&ws, &server, &[]).fails_with(&format!(
+        "page 1: TMDB redirected the request to another origin (http://127.0.0.1:{port})"
+    ));
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the other origin was asked"
+    );
+    let ws = Workspace::new();
+    let server = Server::start(|request| {
+        if request.path == "/3/movie/popular" {
+            let moved = request.target.replacen("/popular", "/popular-moved", 1);
+            Reply::Full {
+                status: 301,
+                headers: vec![("Location".into(), moved)],
+                body: Vec::new(),
+            }
+        } else {
+            Reply::json(200, page(request.page(), 1))
+        }
+    });
+    odd_crawl(&ws, &server, &[]).success();
+    assert_eq!(movies(&ws).len(), 20);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// Real crawls with random keys against a server that echoes the request in a 503, then
+    /// the decoded key in a 429's message: nothing printed and no file holds the key in any
+    /// form.
+    #[test]
+    fn no_crawl_prints_or_keeps_a_random_key(
+        key in "[a-zA-Z0-9 +/&=%?#~\"é가-]{12,24}",
+    ) {
+        let key = key.trim().to_string();
+        prop_assume!(key.chars().count() >= 12);
+        let ws = Workspace::new();
+        let server = Server::start(|request| match request.attempt {
+            1 => echoing_503(request),
+            2 => Reply::json(
+                429,
+                serde_json::json!({
+                    "status_code": 25,
+                    "status_message": format!("over the limit for {}", request.query["api_key"]),
+                })
+                .to_string(),
+            ),
+            _ => Reply::json(200, page(request.page(), 1)),
+        });
+        let output = crawl_command(&ws, &server, &[])
+            .env("TMDB_API_KEY", &key)
+            .output()
+            .unwrap();
+        let run = Run::from_output(output);
+        assert_no_trace_of(&key, &ws, &run);
+        let run = run.success();
+        prop_assert_eq!(run.stderr.matches("retrying").count(), 2);
+        prop_assert_eq!(&server.requests()[0].query["api_key"], &key);
+    }
 }

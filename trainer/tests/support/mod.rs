@@ -91,8 +91,10 @@ impl Workspace {
     }
 
     /// The trainer, in this folder, with no TMDB credentials from the caller's environment.
+    /// `CINEREC_TRAINER_BIN` runs another build instead, to check that a regression test
+    /// fails on the build before its fix.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cinerec-trainer"));
+        let mut command = Command::new(binary());
         command
             .current_dir(self.path())
             .env_remove("TMDB_API_KEY")
@@ -126,6 +128,13 @@ impl Workspace {
     pub fn read_json(&self, name: &str) -> serde_json::Value {
         serde_json::from_slice(&self.read(name)).unwrap()
     }
+}
+
+/// The trainer binary under test (see [`Workspace::command`]).
+pub fn binary() -> PathBuf {
+    std::env::var_os("CINEREC_TRAINER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_cinerec-trainer")))
 }
 
 /// The checked-in fixture page (see tests/data/README.md).

@@ -43,6 +43,8 @@ pub enum Reply {
     },
     /// Waits, then replies.
     Delay(Duration, Box<Reply>),
+    /// Sends the head of a `Full` reply at once, then its body one byte per interval.
+    Trickle(Duration, Box<Reply>),
     /// Never answers (until the server stops).
     Hang,
     /// Closes the connection without a word.
@@ -209,25 +211,45 @@ fn serve(
                 return;
             }
             Reply::Close => return,
+            Reply::Trickle(every, full) => {
+                let Reply::Full {
+                    status,
+                    headers,
+                    body,
+                } = *full
+                else {
+                    panic!("Trickle wraps a Full reply");
+                };
+                let _ = stream.write_all(head(status, &headers, body.len()).as_bytes());
+                for byte in body {
+                    if stop.load(Ordering::SeqCst) || stream.write_all(&[byte]).is_err() {
+                        return;
+                    }
+                    thread::sleep(every);
+                }
+                return;
+            }
             Reply::Full {
                 status,
                 headers,
                 body,
             } => {
-                let mut head = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                    body.len()
-                );
-                for (name, value) in headers {
-                    head.push_str(&format!("{name}: {value}\r\n"));
-                }
-                head.push_str("\r\n");
-                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(head(status, &headers, body.len()).as_bytes());
                 let _ = stream.write_all(&body);
                 return;
             }
         }
     }
+}
+
+fn head(status: u16, headers: &[(String, String)], length: usize) -> String {
+    let mut head =
+        format!("HTTP/1.1 {status} X\r\nContent-Length: {length}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 fn decode(text: &str) -> String {
