@@ -1,0 +1,300 @@
+//! The JSON API: `/batch-predict` (GET and POST), the original's `/predict`, `/healthz` and
+//! `/model`. Each answer is computed with `cinerec_core::rank` on one snapshot of the model,
+//! the very ranking the page runs in WebAssembly, so the two agree to the bit.
+
+use bytes::Bytes;
+use cinerec_core::{rank, Metadata, RankError, WatchEvent, FORMAT_VERSION};
+use http::{header, HeaderValue, Response, StatusCode};
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+
+use crate::state::{Loaded, State};
+
+/// `k` when the request names none, as the original API had it.
+const DEFAULT_K: u64 = 5;
+/// The longest history a request may carry.
+pub const MAX_HISTORY: usize = 1000;
+
+/// A request that cannot be answered: its status and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// 400, 404, 413, …
+    pub status: StatusCode,
+    /// Says what was wrong, naming the field and value.
+    pub message: String,
+}
+
+impl Problem {
+    /// A 400 naming the problem.
+    pub fn bad(message: impl Into<String>) -> Problem {
+        Problem {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// The JSON error answer.
+    pub fn response(&self) -> Response<Bytes> {
+        json(self.status, &serde_json::json!({ "error": self.message }))
+    }
+}
+
+/// One event of a request's history.
+#[derive(Debug, Deserialize)]
+struct Event {
+    content_id: u64,
+    watch_seconds: f64,
+}
+
+/// `POST /batch-predict`'s body.
+#[derive(Debug, Deserialize)]
+struct BatchRequest {
+    k: Option<u64>,
+    #[serde(default)]
+    history: Vec<Event>,
+}
+
+/// The original's `POST /predict` body: one event with the movie's features. The ranking
+/// reads rating and popularity from the model's catalog, so those two are accepted and not
+/// used.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // user_id, rating and popularity are part of the original's body
+struct PredictRequest {
+    user_id: Option<u64>,
+    content_id: u64,
+    watch_seconds: f64,
+    rating: Option<f64>,
+    popularity: Option<f64>,
+}
+
+/// One recommended movie, as the answer lists it.
+#[derive(Debug, Serialize)]
+struct Item<'a> {
+    content_id: u64,
+    score: f32,
+    title: &'a str,
+    poster: &'a str,
+    vote_average: f64,
+}
+
+/// `/batch-predict`'s answer; `recommended_content_id` is the original API's field.
+#[derive(Debug, Serialize)]
+struct BatchAnswer<'a> {
+    recommended_content_id: Vec<u64>,
+    scores: Vec<f32>,
+    model_id: &'a str,
+    k: u64,
+    ignored: Vec<u64>,
+    items: Vec<Item<'a>>,
+}
+
+/// `GET /batch-predict?k=N[&user_id=U]`.
+pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, Problem> {
+    let mut k = None;
+    let mut user = None;
+    for (name, value) in query_pairs(query)? {
+        let slot = match name.as_str() {
+            "k" => &mut k,
+            "user_id" => &mut user,
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            return Err(Problem::bad(format!("{name} is given more than once")));
+        }
+    }
+    let k = match k {
+        None => DEFAULT_K,
+        Some(text) => positive(&text)?,
+    };
+    let history = match user {
+        None => Vec::new(),
+        Some(text) => {
+            let id: u64 = text
+                .parse()
+                .map_err(|_| Problem::bad(format!("user_id {text:?} is not a whole number")))?;
+            let users = state.users.as_ref().ok_or_else(|| Problem {
+                status: StatusCode::NOT_FOUND,
+                message: format!("user {id} is unknown: the server has no watch log (--watch-log)"),
+            })?;
+            users.get(&id).cloned().ok_or_else(|| Problem {
+                status: StatusCode::NOT_FOUND,
+                message: format!("user {id} is not in the watch log"),
+            })?
+        }
+    };
+    answer(&state.model.load(), &history, k)
+}
+
+/// `POST /batch-predict` with `{"k":N,"history":[{"content_id":ID,"watch_seconds":S},...]}`.
+pub fn batch_predict_post(state: &State, body: &[u8]) -> Result<Response<Bytes>, Problem> {
+    let request: BatchRequest = parse_json(body)?;
+    let k = match request.k {
+        None => DEFAULT_K,
+        Some(0) => return Err(Problem::bad("k must be a positive integer, not 0")),
+        Some(k) => k,
+    };
+    if request.history.len() > MAX_HISTORY {
+        return Err(Problem::bad(format!(
+            "history has {} events, more than the {MAX_HISTORY} allowed",
+            request.history.len()
+        )));
+    }
+    let history: Vec<WatchEvent> = request
+        .history
+        .iter()
+        .map(|event| WatchEvent {
+            content_id: event.content_id,
+            watch_seconds: event.watch_seconds,
+        })
+        .collect();
+    answer(&state.model.load(), &history, k)
+}
+
+/// `POST /predict`: the top movie after one watch, for the original's clients.
+pub fn predict(state: &State, body: &[u8]) -> Result<Response<Bytes>, Problem> {
+    let request: PredictRequest = parse_json(body)?;
+    let loaded = state.model.load();
+    let history = [WatchEvent {
+        content_id: request.content_id,
+        watch_seconds: request.watch_seconds,
+    }];
+    let ranking = rank(&loaded.model, &history, 1).map_err(rank_problem)?;
+    let top = ranking
+        .recommendations
+        .first()
+        .ok_or_else(|| Problem::bad("the model has no other movie to recommend"))?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "content_id": top.content_id,
+            "score": top.score,
+            "title": top.movie.title,
+            "model_id": loaded.model.id(),
+            "ignored": ranking.ignored,
+        }),
+    ))
+}
+
+/// `GET /healthz`.
+pub fn healthz(state: &State) -> Response<Bytes> {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "ok", "model_id": state.model.load().model.id() }),
+    )
+}
+
+/// `GET /model`: what the model was made from and how well it did.
+pub fn model(state: &State) -> Response<Bytes> {
+    #[derive(Serialize)]
+    struct Info<'a> {
+        model_id: &'a str,
+        format_version: u32,
+        classes: usize,
+        catalog: usize,
+        metadata: &'a Metadata,
+    }
+    let loaded = state.model.load();
+    let model = &loaded.model;
+    json(
+        StatusCode::OK,
+        &Info {
+            model_id: model.id(),
+            format_version: FORMAT_VERSION,
+            classes: model.classes().len(),
+            catalog: model.catalog().len(),
+            metadata: model.metadata(),
+        },
+    )
+}
+
+/// A JSON answer that caches must not keep (it depends on the model being served).
+pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn answer(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Response<Bytes>, Problem> {
+    let wanted = usize::try_from(k).unwrap_or(usize::MAX);
+    let ranking = rank(&loaded.model, history, wanted).map_err(rank_problem)?;
+    let recommendations = &ranking.recommendations;
+    Ok(json(
+        StatusCode::OK,
+        &BatchAnswer {
+            recommended_content_id: recommendations.iter().map(|r| r.content_id).collect(),
+            scores: recommendations.iter().map(|r| r.score).collect(),
+            model_id: loaded.model.id(),
+            k,
+            ignored: ranking.ignored.clone(),
+            items: recommendations
+                .iter()
+                .map(|r| Item {
+                    content_id: r.content_id,
+                    score: r.score,
+                    title: &r.movie.title,
+                    poster: &r.movie.poster,
+                    vote_average: r.movie.vote_average,
+                })
+                .collect(),
+        },
+    ))
+}
+
+fn rank_problem(error: RankError) -> Problem {
+    Problem::bad(error.to_string())
+}
+
+fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Problem> {
+    serde_json::from_slice(body).map_err(|error| Problem::bad(format!("the body is not the expected JSON: {error}")))
+}
+
+fn positive(text: &str) -> Result<u64, Problem> {
+    match text.parse::<u64>() {
+        Ok(0) | Err(_) => Err(Problem::bad(format!("k {text:?} is not a positive integer"))),
+        Ok(k) => Ok(k),
+    }
+}
+
+/// `name=value` pairs of a query string, `+` and percent-escapes decoded.
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Problem> {
+    let decode = |text: &str| {
+        percent_decode_str(&text.replace('+', " "))
+            .decode_utf8()
+            .map(|decoded| decoded.into_owned())
+            .map_err(|_| Problem::bad("the query string is not UTF-8"))
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_decode_and_k_must_be_a_positive_integer() {
+        assert_eq!(
+            query_pairs("k=10&user%5Fid=3&x").unwrap(),
+            [
+                ("k".to_string(), "10".to_string()),
+                ("user_id".to_string(), "3".to_string()),
+                ("x".to_string(), String::new())
+            ]
+        );
+        assert_eq!(positive("7"), Ok(7));
+        for bad in ["0", "-1", "1.5", "abc", "", "99999999999999999999999"] {
+            assert_eq!(positive(bad).unwrap_err().status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+        assert!(query_pairs("k=%ff").is_err());
+    }
+}

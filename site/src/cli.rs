@@ -1,0 +1,94 @@
+//! Command-line flags, each also read from an environment variable (for systemd and Docker).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Serves the cinerec page and its ranking API.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "cinerec-site", version, about, long_about = None)]
+pub struct Args {
+    /// The model to serve (reloaded on SIGHUP and when the file is replaced).
+    #[arg(long, env = "CINEREC_MODEL")]
+    pub model: PathBuf,
+    /// The page's folder: index.html, the stylesheet, sw.js, the wasm package in pkg/.
+    #[arg(long = "static", env = "CINEREC_STATIC")]
+    pub static_dir: PathBuf,
+    /// The posters' folder, served under /posters/.
+    #[arg(long, env = "CINEREC_POSTERS")]
+    pub posters: Option<PathBuf>,
+    /// A watch log whose users `GET /batch-predict?user_id=U` can rank for.
+    #[arg(long, env = "CINEREC_WATCH_LOG")]
+    pub watch_log: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "CINEREC_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// An origin allowed to call the API from another site (repeat for several; `*` lets
+    /// every origin GET, as the original did). Without it, only the page's own origin.
+    #[arg(long = "cors-origin", env = "CINEREC_CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Seconds a client has to send a request's headers, and its body (slow clients are cut
+    /// off, so they cannot hold connections).
+    #[arg(long, env = "CINEREC_REQUEST_TIMEOUT", default_value_t = 10.0, value_parser = seconds)]
+    pub request_timeout: f64,
+    /// The most connections served at once; more wait for a free one.
+    #[arg(long, env = "CINEREC_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "CINEREC_SHUTDOWN_GRACE", default_value_t = 10.0, value_parser = seconds)]
+    pub shutdown_grace: f64,
+    /// How often the model file is checked for a replacement, in seconds.
+    #[arg(long, env = "CINEREC_WATCH_INTERVAL", default_value_t = 1.0, value_parser = seconds)]
+    pub watch_interval: f64,
+}
+
+impl Args {
+    /// The request timeout as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.request_timeout)
+    }
+}
+
+/// Parses the command line (clap prints help and errors, exiting 2 on a bad flag).
+pub fn parse() -> Args {
+    Args::parse()
+}
+
+/// A positive number of seconds, at most a day (`Duration` cannot hold every float).
+fn seconds(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if value > 0.0 && value <= 86_400.0 {
+        Ok(value)
+    } else {
+        Err(format!("{text} must be more than 0 and at most 86400 seconds"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_must_be_positive_finite_and_at_most_a_day() {
+        assert_eq!(seconds("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "NaN", "inf", "1e300", "x"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        let command = <Args as clap::CommandFactory>::command();
+        for argument in command.get_arguments() {
+            let id = argument.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(argument.get_env().is_some(), "--{id} has no environment variable");
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `/metrics` in Prometheus' text format: requests by route and status, a latency histogram
+//! by route, the model being served, and model reloads and their failures.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// The counters, behind one lock (a few increments per request).
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+    model_id: String,
+    reloads: u64,
+    reload_failures: u64,
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Metrics {
+    /// Counters for a server that starts with model `model_id`.
+    pub fn new(model_id: &str) -> Metrics {
+        let metrics = Metrics::default();
+        metrics.lock().model_id = model_id.to_string();
+        metrics
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain counters: still worth reporting.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One request answered.
+    pub fn observe(&self, route: &'static str, status: u16, elapsed: Duration) {
+        let mut inner = self.lock();
+        *inner.requests.entry((route, status)).or_default() += 1;
+        let histogram = inner.latency.entry(route).or_default();
+        let seconds = elapsed.as_secs_f64();
+        for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        histogram.count += 1;
+        histogram.sum += seconds;
+    }
+
+    /// A new model is being served.
+    pub fn reloaded(&self, model_id: &str) {
+        let mut inner = self.lock();
+        inner.reloads += 1;
+        inner.model_id = model_id.to_string();
+    }
+
+    /// A replacement model was refused.
+    pub fn reload_failed(&self) {
+        self.lock().reload_failures += 1;
+    }
+
+    /// The text `/metrics` answers.
+    pub fn render(&self) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP cinerec_requests_total Requests answered, by route and status.");
+        let _ = writeln!(out, "# TYPE cinerec_requests_total counter");
+        for ((route, status), count) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "cinerec_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
+            );
+        }
+        let _ = writeln!(out, "# HELP cinerec_request_duration_seconds Time to answer, by route.");
+        let _ = writeln!(out, "# TYPE cinerec_request_duration_seconds histogram");
+        for (route, histogram) in &inner.latency {
+            for (count, bound) in histogram.buckets.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "cinerec_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "cinerec_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "cinerec_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                histogram.sum
+            );
+            let _ = writeln!(
+                out,
+                "cinerec_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                histogram.count
+            );
+        }
+        let _ = writeln!(out, "# HELP cinerec_model_info The model being served.");
+        let _ = writeln!(out, "# TYPE cinerec_model_info gauge");
+        let _ = writeln!(out, "cinerec_model_info{{model_id=\"{}\"}} 1", inner.model_id);
+        let _ = writeln!(out, "# HELP cinerec_model_reloads_total Models swapped in after start.");
+        let _ = writeln!(out, "# TYPE cinerec_model_reloads_total counter");
+        let _ = writeln!(out, "cinerec_model_reloads_total {}", inner.reloads);
+        let _ = writeln!(out, "# HELP cinerec_model_reload_failures_total Replacement models refused.");
+        let _ = writeln!(out, "# TYPE cinerec_model_reload_failures_total counter");
+        let _ = writeln!(out, "cinerec_model_reload_failures_total {}", inner.reload_failures);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_fall_into_every_bucket_at_or_above_their_latency() {
+        let metrics = Metrics::new("abc");
+        metrics.observe("/healthz", 200, Duration::from_micros(300));
+        metrics.observe("/healthz", 200, Duration::from_millis(20));
+        metrics.observe("/healthz", 404, Duration::from_secs(9));
+        let text = metrics.render();
+        assert!(text.contains(r#"cinerec_requests_total{route="/healthz",status="200"} 2"#));
+        assert!(text.contains(r#"cinerec_requests_total{route="/healthz",status="404"} 1"#));
+        assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.00025"} 0"#));
+        assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.0005"} 1"#));
+        assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.025"} 2"#));
+        assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="+Inf"} 3"#));
+        assert!(text.contains(r#"cinerec_model_info{model_id="abc"} 1"#));
+        metrics.reloaded("def");
+        metrics.reload_failed();
+        let text = metrics.render();
+        assert!(text.contains(r#"cinerec_model_info{model_id="def"} 1"#));
+        assert!(text.contains("cinerec_model_reloads_total 1"));
+        assert!(text.contains("cinerec_model_reload_failures_total 1"));
+    }
+}

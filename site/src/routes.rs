@@ -1,0 +1,348 @@
+//! The URLs, and what every answer gets on its way out.
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET /batch-predict?k=N[&user_id=U]` | the k best movies for the empty history, or user U's |
+//! | `POST /batch-predict` | the k best for `{"k":N,"history":[...]}` |
+//! | `POST /predict` | the original's one-event body → the top movie |
+//! | `GET /healthz`, `/model`, `/metrics` | health, the model's metadata, Prometheus text |
+//! | `GET /model.bin` | the bytes of the model being served |
+//! | `GET /posters/<file>` | a poster from `--posters` |
+//! | `GET /` and `GET /<file>` | the page's files from `--static` |
+//!
+//! One handler dispatches every request rather than a tree of warp filters, so that every
+//! answer, errors and 404s included, passes through one place that adds the security headers,
+//! CORS, the metrics and the log line, and every error is JSON that names the problem.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use warp::path::FullPath;
+use warp::Filter;
+
+use crate::api::{self, Problem};
+use crate::files::{self, Root};
+use crate::state::State;
+
+/// The largest request body accepted.
+pub const MAX_BODY: usize = 64 << 10;
+
+/// The page may run its own scripts, its service worker and WebAssembly, load its own
+/// styles, images and data, and nothing else; no one may frame it.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
+     manifest-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+     form-action 'self'";
+
+/// Which other origins may call the API (the page's own origin always may).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cors {
+    /// `*` was given: every origin may GET, as the original API allowed.
+    any_get: bool,
+    /// Origins that may GET and POST.
+    origins: Vec<String>,
+}
+
+impl Cors {
+    /// From `--cors-origin` values: `*`, or origins like `https://example.com`.
+    pub fn new(values: &[String]) -> Result<Cors> {
+        let mut cors = Cors::default();
+        for value in values {
+            let value = value.trim().trim_end_matches('/');
+            if value == "*" {
+                cors.any_get = true;
+                continue;
+            }
+            let Some((scheme, host)) = value.split_once("://") else {
+                bail!("--cors-origin {value:?} is not an origin like https://example.com or *");
+            };
+            if !matches!(scheme, "http" | "https") || host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+                bail!("--cors-origin {value:?} is not an origin like https://example.com or *");
+            }
+            cors.origins.push(value.to_ascii_lowercase());
+        }
+        Ok(cors)
+    }
+
+    /// The `Access-Control-Allow-Origin` for a request from `origin` by `method`.
+    fn allow(&self, origin: &str, method: &Method) -> Option<HeaderValue> {
+        if self.origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin)) {
+            return HeaderValue::from_str(origin).ok();
+        }
+        let read = *method == Method::GET || *method == Method::HEAD;
+        (self.any_get && read).then(|| HeaderValue::from_static("*"))
+    }
+
+    /// The methods a preflight from `origin` may use.
+    fn methods(&self, origin: &str) -> Option<&'static str> {
+        if self.origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin)) {
+            Some("GET, POST")
+        } else {
+            self.any_get.then_some("GET")
+        }
+    }
+}
+
+/// The filter that answers every request.
+pub fn filter(
+    state: Arc<State>,
+) -> impl Filter<Extract = (Response<Bytes>,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let state = warp::any().map(move || state.clone());
+    let query = warp::query::raw()
+        .or(warp::any().map(String::new))
+        .unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .and(state)
+        .then(handle)
+        .recover(|_| async {
+            // The body was already taken: cannot happen with this filter, answered anyway.
+            Ok::<_, Infallible>(Problem::bad("the request could not be read").response())
+        })
+        .unify()
+}
+
+async fn handle<S, B>(
+    method: Method,
+    path: FullPath,
+    query: String,
+    headers: HeaderMap,
+    body: S,
+    state: Arc<State>,
+) -> Response<Bytes>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let started = Instant::now();
+    let (route, answer) = dispatch(&method, path.as_str(), &query, &headers, body, &state).await;
+    let mut response = answer.unwrap_or_else(|problem| problem.response());
+    decorate(&mut response, &method, &headers, &state.cors);
+    let elapsed = started.elapsed();
+    let status = response.status();
+    state.metrics.observe(route, status.as_u16(), elapsed);
+    // The path only: a query string or a body may hold what a log must not keep.
+    tracing::info!(
+        method = %method,
+        path = %path.as_str(),
+        status = status.as_u16(),
+        latency_us = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+type Answer = Result<Response<Bytes>, Problem>;
+
+/// The route label (for metrics) and the answer.
+async fn dispatch<S, B>(
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: S,
+    state: &State,
+) -> (&'static str, Answer)
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let read = *method == Method::GET || *method == Method::HEAD;
+    let head = *method == Method::HEAD;
+    if *method == Method::OPTIONS {
+        return ("preflight", Ok(preflight(headers, &state.cors)));
+    }
+    match path {
+        "/batch-predict" => {
+            let answer = if read {
+                api::batch_predict_get(state, query)
+            } else if *method == Method::POST {
+                match read_body(body, state.request_timeout).await {
+                    Ok(bytes) => api::batch_predict_post(state, &bytes),
+                    Err(problem) => Err(problem),
+                }
+            } else {
+                Err(not_allowed(method, "GET, HEAD, POST"))
+            };
+            ("/batch-predict", answer)
+        }
+        "/predict" => {
+            let answer = if *method == Method::POST {
+                match read_body(body, state.request_timeout).await {
+                    Ok(bytes) => api::predict(state, &bytes),
+                    Err(problem) => Err(problem),
+                }
+            } else {
+                Err(not_allowed(method, "POST"))
+            };
+            ("/predict", answer)
+        }
+        "/healthz" | "/model" | "/metrics" | "/model.bin" => {
+            let route = match path {
+                "/healthz" => "/healthz",
+                "/model" => "/model",
+                "/metrics" => "/metrics",
+                _ => "/model.bin",
+            };
+            if !read {
+                return (route, Err(not_allowed(method, "GET, HEAD")));
+            }
+            let answer = match route {
+                "/healthz" => api::healthz(state),
+                "/model" => api::model(state),
+                "/metrics" => text(state.metrics.render()),
+                _ => {
+                    let loaded = state.model.load();
+                    let etag = format!("\"{}\"", loaded.model.id());
+                    files::entity(
+                        loaded.bytes.clone(),
+                        &etag,
+                        headers,
+                        head,
+                        "application/octet-stream",
+                        "no-cache",
+                    )
+                }
+            };
+            (route, Ok(answer))
+        }
+        _ => {
+            let (route, root, file) = match path.strip_prefix("/posters/") {
+                Some(name) => ("/posters", Root::Posters, name),
+                None if path == "/" => ("static", Root::Static, "index.html"),
+                None => ("static", Root::Static, path.strip_prefix('/').unwrap_or(path)),
+            };
+            if !read {
+                return (route, Err(not_allowed(method, "GET, HEAD")));
+            }
+            let answer = match state.files.find(root, file) {
+                Some(found) => Ok(files::respond(&found, headers, head, files::cache_control(file))),
+                None => Err(Problem {
+                    status: StatusCode::NOT_FOUND,
+                    message: format!("{path} is not here"),
+                }),
+            };
+            (route, answer)
+        }
+    }
+}
+
+/// Security headers on every answer, and CORS for allowed origins.
+fn decorate(response: &mut Response<Bytes>, method: &Method, request: &HeaderMap, cors: &Cors) {
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Some(origin) = request.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(allowed) = cors.allow(origin, method) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+        }
+    }
+}
+
+/// The answer to a CORS preflight: which methods and headers another origin may use.
+fn preflight(request: &HeaderMap, cors: &Cors) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, OPTIONS"));
+    let origin = request.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if let Some(methods) = origin.and_then(|origin| cors.methods(origin)) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type"),
+        );
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+    response
+}
+
+fn not_allowed(method: &Method, allowed: &'static str) -> Problem {
+    Problem {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("{method} is not allowed here; use {allowed}"),
+    }
+}
+
+fn text(body: String) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The whole body, at most [`MAX_BODY`] bytes, within `timeout`: a slow or endless body is
+/// cut off, never buffered without bound.
+async fn read_body<S, B>(mut body: S, timeout: Duration) -> Result<Bytes, Problem>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let collect = async {
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let mut chunk = chunk.map_err(|_| Problem::bad("the request body could not be read"))?;
+            if bytes.len() + chunk.remaining() > MAX_BODY {
+                return Err(Problem {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    message: format!("the body is larger than {MAX_BODY} bytes"),
+                });
+            }
+            while chunk.has_remaining() {
+                let part = chunk.chunk();
+                bytes.extend_from_slice(part);
+                let len = part.len();
+                chunk.advance(len);
+            }
+        }
+        Ok(bytes.freeze())
+    };
+    tokio::time::timeout(timeout, collect)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Problem {
+                status: StatusCode::REQUEST_TIMEOUT,
+                message: format!("the body did not arrive within {} s", timeout.as_secs_f64()),
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins_are_checked_and_star_only_reads() {
+        assert!(Cors::new(&["example.com".into()]).is_err());
+        assert!(Cors::new(&["ftp://example.com".into()]).is_err());
+        assert!(Cors::new(&["https://a.example/path".into()]).is_err());
+        let cors = Cors::new(&["https://A.example/".into(), "*".into()]).unwrap();
+        assert_eq!(
+            cors.allow("https://a.example", &Method::POST).unwrap(),
+            "https://a.example"
+        );
+        assert_eq!(cors.allow("https://b.example", &Method::GET).unwrap(), "*");
+        assert_eq!(cors.allow("https://b.example", &Method::POST), None);
+        let own = Cors::new(&[]).unwrap();
+        assert_eq!(own.allow("https://b.example", &Method::GET), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! What the server holds: the model being served (swapped whole when the file changes), the
+//! users of the optional watch log, the static files, the metrics.
+//!
+//! Every request takes one snapshot of the model (an `Arc`), so an answer never mixes two
+//! models however a reload interleaves with it, and `/model.bin` always serves the bytes of
+//! the model that `/batch-predict` ranks with: the page and the API agree.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use cinerec_core::{decode, Model, WatchEvent};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::files::Files;
+use crate::metrics::Metrics;
+use crate::routes::Cors;
+
+/// A decoded model with the bytes it came from.
+pub struct Loaded {
+    /// The checked model.
+    pub model: Model,
+    /// `model.bin` as read.
+    pub bytes: Bytes,
+}
+
+/// Everything a request may need.
+pub struct State {
+    /// The model being served.
+    pub model: ArcSwap<Loaded>,
+    /// Watch events by user, in log order, when a watch log was given.
+    pub users: Option<HashMap<u64, Vec<WatchEvent>>>,
+    /// The page's folder and the posters.
+    pub files: Files,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Which other origins may call the API.
+    pub cors: Cors,
+    /// How long a client has to send its request body.
+    pub request_timeout: Duration,
+}
+
+/// Reads and checks a model file.
+pub fn load_model(path: &Path) -> Result<Loaded> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let model = decode(&bytes).with_context(|| format!("loading model {}", path.display()))?;
+    Ok(Loaded {
+        model,
+        bytes: Bytes::from(bytes),
+    })
+}
+
+/// Reads a watch log into each user's events, in log order.
+pub fn load_users(path: &Path) -> Result<HashMap<u64, Vec<WatchEvent>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let log = cinerec_core::watch_log::parse(&bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut users: HashMap<u64, Vec<WatchEvent>> = HashMap::new();
+    for row in log.rows {
+        users.entry(row.user_id).or_default().push(WatchEvent {
+            content_id: row.content_id,
+            watch_seconds: row.watch_seconds,
+        });
+    }
+    Ok(users)
+}
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Signature {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+fn signature(path: &Path) -> Option<Signature> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path).ok()?;
+    Some(Signature {
+        len: metadata.len(),
+        modified: metadata.modified().ok(),
+        inode: metadata.ino(),
+    })
+}
+
+/// Reloads the model on SIGHUP and whenever its file changes (checked every `interval`,
+/// which also catches an atomic rename over it). A file that does not load is refused and
+/// logged; the model already served stays.
+pub async fn watch_model(state: Arc<State>, path: PathBuf, interval: Duration) -> Result<()> {
+    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    let mut seen = signature(&path);
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        let forced = tokio::select! {
+            _ = hangup.recv() => true,
+            _ = ticks.tick() => false,
+        };
+        let now = signature(&path);
+        if !forced && now == seen {
+            continue;
+        }
+        seen = now;
+        let reason = if forced { "SIGHUP" } else { "the file changed" };
+        let file = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || load_model(&file))
+            .await
+            .context("the loading task failed")?;
+        match loaded {
+            Ok(loaded) => {
+                let old = state.model.load().model.id().to_string();
+                let new = loaded.model.id().to_string();
+                state.model.store(Arc::new(loaded));
+                state.metrics.reloaded(&new);
+                tracing::info!(%reason, from = %old, to = %new, "model reloaded");
+            }
+            Err(error) => {
+                state.metrics.reload_failed();
+                tracing::warn!(%reason, error = %format!("{error:#}"), "model refused; still serving the previous one");
+            }
+        }
+    }
+}
