@@ -213,7 +213,10 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -249,12 +252,15 @@ fn rank_problem(error: RankError) -> Problem {
 }
 
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Problem> {
-    serde_json::from_slice(body).map_err(|error| Problem::bad(format!("the body is not the expected JSON: {error}")))
+    serde_json::from_slice(body)
+        .map_err(|error| Problem::bad(format!("the body is not the expected JSON: {error}")))
 }
 
 fn positive(text: &str) -> Result<u64, Problem> {
     match text.parse::<u64>() {
-        Ok(0) | Err(_) => Err(Problem::bad(format!("k {text:?} is not a positive integer"))),
+        Ok(0) | Err(_) => Err(Problem::bad(format!(
+            "k {text:?} is not a positive integer"
+        ))),
         Ok(k) => Ok(k),
     }
 }
@@ -293,7 +299,11 @@ mod tests {
         );
         assert_eq!(positive("7"), Ok(7));
         for bad in ["0", "-1", "1.5", "abc", "", "99999999999999999999999"] {
-            assert_eq!(positive(bad).unwrap_err().status, StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(
+                positive(bad).unwrap_err().status,
+                StatusCode::BAD_REQUEST,
+                "{bad}"
+            );
         }
         assert!(query_pairs("k=%ff").is_err());
     }

@@ -27,7 +27,11 @@ pub struct Args {
     pub addr: SocketAddr,
     /// An origin allowed to call the API from another site (repeat for several; `*` lets
     /// every origin GET, as the original did). Without it, only the page's own origin.
-    #[arg(long = "cors-origin", env = "CINEREC_CORS_ORIGIN", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "CINEREC_CORS_ORIGIN",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
     /// Seconds a client has to send a request's headers, and its body (slow clients are cut
     /// off, so they cannot hold connections).
@@ -64,7 +68,9 @@ fn seconds(text: &str) -> Result<f64, String> {
     if value > 0.0 && value <= 86_400.0 {
         Ok(value)
     } else {
-        Err(format!("{text} must be more than 0 and at most 86400 seconds"))
+        Err(format!(
+            "{text} must be more than 0 and at most 86400 seconds"
+        ))
     }
 }
 
@@ -88,7 +94,10 @@ mod tests {
             if id == "help" || id == "version" {
                 continue;
             }
-            assert!(argument.get_env().is_some(), "--{id} has no environment variable");
+            assert!(
+                argument.get_env().is_some(),
+                "--{id} has no environment variable"
+            );
         }
     }
 }

@@ -122,7 +122,9 @@ impl Files {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -131,9 +133,8 @@ fn resolve(root: &Path, raw: &str) -> Option<PathBuf> {
     let mut path = root.to_path_buf();
     for segment in raw.split('/') {
         let decoded = percent_decode_str(segment).decode_utf8().ok()?;
-        let refused = decoded.is_empty()
-            || decoded.starts_with('.')
-            || decoded.contains(['/', '\\', '\0']);
+        let refused =
+            decoded.is_empty() || decoded.starts_with('.') || decoded.contains(['/', '\\', '\0']);
         if refused {
             return None;
         }
@@ -170,9 +171,13 @@ fn read(path: &Path, signature: Signature) -> Option<File> {
         .to_ascii_lowercase();
     let content_type = content_type(&extension);
     let compressible = is_compressible(content_type) && bytes.len() > 256;
-    let smaller = |compressed: Vec<u8>| (compressed.len() < bytes.len()).then(|| Bytes::from(compressed));
+    let smaller =
+        |compressed: Vec<u8>| (compressed.len() < bytes.len()).then(|| Bytes::from(compressed));
     let (gzip, brotli) = if compressible {
-        (gzip(&bytes).and_then(smaller), brotli(&bytes).and_then(smaller))
+        (
+            gzip(&bytes).and_then(smaller),
+            brotli(&bytes).and_then(smaller),
+        )
     } else {
         (None, None)
     };
@@ -252,7 +257,12 @@ pub fn cache_control(path: &str) -> &'static str {
 
 /// The answer for `file`: the best encoding the client accepts, or 304 when its copy is
 /// current; no body for HEAD.
-pub fn respond(file: &File, request: &HeaderMap, head: bool, cache_control: &'static str) -> Response<Bytes> {
+pub fn respond(
+    file: &File,
+    request: &HeaderMap,
+    head: bool,
+    cache_control: &'static str,
+) -> Response<Bytes> {
     let accepted = request
         .get(header::ACCEPT_ENCODING)
         .and_then(|value| value.to_str().ok())
@@ -304,7 +314,10 @@ pub fn entity(
     }
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
@@ -343,8 +356,17 @@ mod tests {
 
     #[test]
     fn only_fingerprinted_names_are_immutable() {
-        assert_eq!(cache_control("pkg/app.0123abcd.js"), "public, max-age=31536000, immutable");
-        for path in ["index.html", "sw.js", "pkg/cinerec_wasm_bg.wasm", "model.bin", "a.b/c.js"] {
+        assert_eq!(
+            cache_control("pkg/app.0123abcd.js"),
+            "public, max-age=31536000, immutable"
+        );
+        for path in [
+            "index.html",
+            "sw.js",
+            "pkg/cinerec_wasm_bg.wasm",
+            "model.bin",
+            "a.b/c.js",
+        ] {
             assert_eq!(cache_control(path), "no-cache", "{path}");
         }
     }
@@ -359,8 +381,19 @@ mod tests {
         std::os::unix::fs::symlink(root.join(".env"), root.join("innocent.txt")).unwrap();
         assert!(resolve(&root, "pkg/a%20b.js").is_some());
         for bad in [
-            "pkg/../.env", ".env", "%2eenv", "pkg%2fa%20b.js", "pkg/..%2f.env", "pkg\\a b.js",
-            "pkg//a b.js", "pkg/", "", "%00", "innocent.txt", "/etc/passwd", "pkg/%ff",
+            "pkg/../.env",
+            ".env",
+            "%2eenv",
+            "pkg%2fa%20b.js",
+            "pkg/..%2f.env",
+            "pkg\\a b.js",
+            "pkg//a b.js",
+            "pkg/",
+            "",
+            "%00",
+            "innocent.txt",
+            "/etc/passwd",
+            "pkg/%ff",
         ] {
             assert_eq!(resolve(&root, bad), None, "{bad}");
         }

@@ -43,7 +43,9 @@ impl Metrics {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves plain counters: still worth reporting.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// One request answered.
@@ -77,7 +79,10 @@ impl Metrics {
     pub fn render(&self) -> String {
         let inner = self.lock();
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP cinerec_requests_total Requests answered, by route and status.");
+        let _ = writeln!(
+            out,
+            "# HELP cinerec_requests_total Requests answered, by route and status."
+        );
         let _ = writeln!(out, "# TYPE cinerec_requests_total counter");
         for ((route, status), count) in &inner.requests {
             let _ = writeln!(
@@ -85,7 +90,10 @@ impl Metrics {
                 "cinerec_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
             );
         }
-        let _ = writeln!(out, "# HELP cinerec_request_duration_seconds Time to answer, by route.");
+        let _ = writeln!(
+            out,
+            "# HELP cinerec_request_duration_seconds Time to answer, by route."
+        );
         let _ = writeln!(out, "# TYPE cinerec_request_duration_seconds histogram");
         for (route, histogram) in &inner.latency {
             for (count, bound) in histogram.buckets.iter().zip(BUCKETS) {
@@ -112,13 +120,27 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP cinerec_model_info The model being served.");
         let _ = writeln!(out, "# TYPE cinerec_model_info gauge");
-        let _ = writeln!(out, "cinerec_model_info{{model_id=\"{}\"}} 1", inner.model_id);
-        let _ = writeln!(out, "# HELP cinerec_model_reloads_total Models swapped in after start.");
+        let _ = writeln!(
+            out,
+            "cinerec_model_info{{model_id=\"{}\"}} 1",
+            inner.model_id
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cinerec_model_reloads_total Models swapped in after start."
+        );
         let _ = writeln!(out, "# TYPE cinerec_model_reloads_total counter");
         let _ = writeln!(out, "cinerec_model_reloads_total {}", inner.reloads);
-        let _ = writeln!(out, "# HELP cinerec_model_reload_failures_total Replacement models refused.");
+        let _ = writeln!(
+            out,
+            "# HELP cinerec_model_reload_failures_total Replacement models refused."
+        );
         let _ = writeln!(out, "# TYPE cinerec_model_reload_failures_total counter");
-        let _ = writeln!(out, "cinerec_model_reload_failures_total {}", inner.reload_failures);
+        let _ = writeln!(
+            out,
+            "cinerec_model_reload_failures_total {}",
+            inner.reload_failures
+        );
         out
     }
 }
@@ -136,10 +158,16 @@ mod tests {
         let text = metrics.render();
         assert!(text.contains(r#"cinerec_requests_total{route="/healthz",status="200"} 2"#));
         assert!(text.contains(r#"cinerec_requests_total{route="/healthz",status="404"} 1"#));
-        assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.00025"} 0"#));
-        assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.0005"} 1"#));
-        assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.025"} 2"#));
-        assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="+Inf"} 3"#));
+        assert!(text.contains(
+            r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.00025"} 0"#
+        ));
+        assert!(text.contains(
+            r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.0005"} 1"#
+        ));
+        assert!(text
+            .contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.025"} 2"#));
+        assert!(text
+            .contains(r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="+Inf"} 3"#));
         assert!(text.contains(r#"cinerec_model_info{model_id="abc"} 1"#));
         metrics.reloaded("def");
         metrics.reload_failed();

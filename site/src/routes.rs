@@ -61,7 +61,10 @@ impl Cors {
             let Some((scheme, host)) = value.split_once("://") else {
                 bail!("--cors-origin {value:?} is not an origin like https://example.com or *");
             };
-            if !matches!(scheme, "http" | "https") || host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+            if !matches!(scheme, "http" | "https")
+                || host.is_empty()
+                || host.contains(['/', '?', '#', ' '])
+            {
                 bail!("--cors-origin {value:?} is not an origin like https://example.com or *");
             }
             cors.origins.push(value.to_ascii_lowercase());
@@ -71,7 +74,11 @@ impl Cors {
 
     /// The `Access-Control-Allow-Origin` for a request from `origin` by `method`.
     fn allow(&self, origin: &str, method: &Method) -> Option<HeaderValue> {
-        if self.origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin)) {
+        if self
+            .origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+        {
             return HeaderValue::from_str(origin).ok();
         }
         let read = *method == Method::GET || *method == Method::HEAD;
@@ -80,7 +87,11 @@ impl Cors {
 
     /// The methods a preflight from `origin` may use.
     fn methods(&self, origin: &str) -> Option<&'static str> {
-        if self.origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin)) {
+        if self
+            .origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+        {
             Some("GET, POST")
         } else {
             self.any_get.then_some("GET")
@@ -93,9 +104,7 @@ pub fn filter(
     state: Arc<State>,
 ) -> impl Filter<Extract = (Response<Bytes>,), Error = Infallible> + Clone + Send + Sync + 'static {
     let state = warp::any().map(move || state.clone());
-    let query = warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify();
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::method()
         .and(warp::path::full())
         .and(query)
@@ -218,13 +227,22 @@ where
             let (route, root, file) = match path.strip_prefix("/posters/") {
                 Some(name) => ("/posters", Root::Posters, name),
                 None if path == "/" => ("static", Root::Static, "index.html"),
-                None => ("static", Root::Static, path.strip_prefix('/').unwrap_or(path)),
+                None => (
+                    "static",
+                    Root::Static,
+                    path.strip_prefix('/').unwrap_or(path),
+                ),
             };
             if !read {
                 return (route, Err(not_allowed(method, "GET, HEAD")));
             }
             let answer = match state.files.find(root, file) {
-                Some(found) => Ok(files::respond(&found, headers, head, files::cache_control(file))),
+                Some(found) => Ok(files::respond(
+                    &found,
+                    headers,
+                    head,
+                    files::cache_control(file),
+                )),
                 None => Err(Problem {
                     status: StatusCode::NOT_FOUND,
                     message: format!("{path} is not here"),
@@ -238,12 +256,18 @@ where
 /// Security headers on every answer, and CORS for allowed origins.
 fn decorate(response: &mut Response<Bytes>, method: &Method, request: &HeaderMap, cors: &Cors) {
     let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if let Some(origin) = request.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
@@ -258,15 +282,24 @@ fn preflight(request: &HeaderMap, cors: &Cors) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
-    headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, OPTIONS"));
+    headers.insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
+    );
     let origin = request.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if let Some(methods) = origin.and_then(|origin| cors.methods(origin)) {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(methods),
+        );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("content-type"),
         );
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
     }
     response
 }
@@ -300,7 +333,8 @@ where
     let collect = async {
         let mut bytes = BytesMut::new();
         while let Some(chunk) = body.next().await {
-            let mut chunk = chunk.map_err(|_| Problem::bad("the request body could not be read"))?;
+            let mut chunk =
+                chunk.map_err(|_| Problem::bad("the request body could not be read"))?;
             if bytes.len() + chunk.remaining() > MAX_BODY {
                 return Err(Problem {
                     status: StatusCode::PAYLOAD_TOO_LARGE,

@@ -36,6 +36,7 @@ pub fn run(args: Args) -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     let loaded = state::load_model(&args.model)?;
@@ -116,7 +117,10 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
     drop(listener);
     let grace = Duration::from_secs_f64(args.shutdown_grace);
     tracing::info!("stopping: finishing requests in flight (at most {grace:?})");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("requests still in flight after {grace:?} were cut off");
     }
     Ok(())

@@ -1,0 +1,218 @@
+//! The server under slow, half-finished and impatient clients; its start and its stop.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::{get, Site};
+
+fn quick_timeouts(site: &Site) -> Vec<String> {
+    let mut args = site.args();
+    args.extend(["--request-timeout", "1"].map(String::from));
+    args
+}
+
+#[test]
+fn a_client_that_sends_half_a_request_is_cut_off() {
+    let site = Site::new();
+    let server = site.start(&quick_timeouts(&site));
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "cut off after {waited:?}");
+    assert!(
+        rest.is_empty() || String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+}
+
+#[test]
+fn many_trickling_clients_do_not_starve_the_others() {
+    let site = Site::new();
+    let server = site.start(&quick_timeouts(&site));
+    // Fifty clients that trickle their headers a byte at a time.
+    let mut slow: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.address).unwrap();
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+            stream
+        })
+        .collect();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..20 {
+            for stream in &mut slow {
+                let _ = stream.write_all(b"s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    for _ in 0..20 {
+        let started = Instant::now();
+        assert_eq!(get(&server.url("/healthz")).unwrap().status, 200);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    trickle.join().unwrap();
+}
+
+#[test]
+fn a_body_that_never_finishes_is_answered_408() {
+    let site = Site::new();
+    let server = site.start(&quick_timeouts(&site));
+    let answer = support::raw(
+        server.address,
+        b"POST /batch-predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"k\":",
+        Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within"), "{answer}");
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_then_stops() {
+    let site = Site::new();
+    let mut args = site.args();
+    args.extend(["--request-timeout", "20"].map(String::from));
+    let mut server = site.start(&args);
+    let body = br#"{"k":3,"history":[]}"#;
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /batch-predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(&body[5..]).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(
+        server.wait(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        server.log()
+    );
+    assert!(
+        TcpStream::connect(server.address).is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn each_request_is_one_log_line_without_query_or_body() {
+    let site = Site::new();
+    let server = site.start(&site.args());
+    get(&server.url("/batch-predict?k=3&user_id=7")).unwrap();
+    support::post(
+        &server.url("/batch-predict"),
+        r#"{"k":2,"history":[{"content_id":4242,"watch_seconds":1}]}"#,
+    );
+    assert!(support::wait_until(Duration::from_secs(5), || server
+        .log()
+        .matches("path=/batch-predict")
+        .count()
+        == 2));
+    let log = server.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("path=/batch-predict"))
+        .collect();
+    assert!(
+        lines[0].contains("method=GET")
+            && lines[0].contains("status=200")
+            && lines[0].contains("latency_us="),
+        "{log}"
+    );
+    assert!(lines[1].contains("method=POST"), "{log}");
+    assert!(!log.contains("user_id=7") && !log.contains("4242"), "{log}");
+}
+
+#[test]
+fn bad_starts_are_one_error_line_and_exit_2() {
+    let site = Site::new();
+    site.write("html.bin", b"<!doctype html><p>not found</p>");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cinerec-site"))
+            .args(args)
+            .current_dir(site.dir.path())
+            .env_remove("CINEREC_MODEL")
+            .output()
+            .unwrap()
+    };
+    for (args, needle) in [
+        (
+            vec!["--model", "missing.bin", "--static", "static"],
+            "reading missing.bin",
+        ),
+        (
+            vec!["--model", "html.bin", "--static", "static"],
+            "looks like an HTML or XML page",
+        ),
+        (
+            vec!["--model", "model.bin", "--static", "nowhere"],
+            "--static nowhere",
+        ),
+        (
+            vec![
+                "--model",
+                "model.bin",
+                "--static",
+                "static",
+                "--cors-origin",
+                "example.com",
+            ],
+            "is not an origin",
+        ),
+        (
+            vec![
+                "--model",
+                "model.bin",
+                "--static",
+                "static",
+                "--watch-log",
+                "model.bin",
+            ],
+            "reading model.bin",
+        ),
+    ] {
+        let output = run(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("error: ") && l.contains(needle)),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"));
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = run(&[
+        "--model",
+        "model.bin",
+        "--static",
+        "static",
+        "--addr",
+        &address,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("listening on {address}")));
+}
