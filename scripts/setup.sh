@@ -1,10 +1,52 @@
 #!/usr/bin/env bash
-# Installs what building and testing cinerec needs on a fresh Debian machine with rustup.
+# Installs what building and testing cinerec needs on a fresh Debian machine with rustup:
+# idempotent, and quiet when everything is there. The first run takes about 10 minutes
+# (wasm-pack and wasm-bindgen-cli compile from source, Chromium comes from apt).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-# core must also build for the browser.
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    rustup target add wasm32-unknown-unknown
+say() { echo "setup: $*" >&2; }
+need_rust() { rustup "$@" >/dev/null; }
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+    say "adding the wasm32-unknown-unknown target"
+    need_rust target add wasm32-unknown-unknown
+}
+for component in clippy rustfmt; do
+    rustup component list --installed | grep -q "^$component" || {
+        say "adding $component"
+        need_rust component add "$component"
+    }
+done
+
+# wasm-pack runs the wasm-bindgen CLI of the version Cargo.lock pins (it cannot download one
+# here, so it would compile it itself on every clean checkout: install it once instead).
+wasm_bindgen=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p}' Cargo.lock)
+if ! command -v wasm-pack >/dev/null; then
+    say "installing wasm-pack (about 3 minutes, once)"
+    cargo install wasm-pack --locked --quiet
 fi
-rustup component list --installed | grep -q '^clippy' || rustup component add clippy
-rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen" ]]; then
+    say "installing wasm-bindgen-cli $wasm_bindgen (about 3 minutes, once)"
+    # Not --locked: its lock file names a crate version the registry no longer serves.
+    cargo install wasm-bindgen-cli --version "=$wasm_bindgen" --quiet
+fi
+
+# binaryen's wasm-opt from npm, the version known to work (never Debian's: see DEVELOPERS.md).
+if command -v npm >/dev/null && [[ ! -x .cache/binaryen/node_modules/.bin/wasm-opt ]]; then
+    say "installing binaryen 132 (wasm-opt) into .cache/binaryen"
+    npm install --silent --no-audit --no-fund --prefix .cache/binaryen binaryen@132 >/dev/null
+fi
+
+# Chromium and its driver for the browser tests; a Korean font for screenshots.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+[[ -d /usr/share/fonts/opentype/noto ]] || missing+=(fonts-noto-cjk)
+if ((${#missing[@]})); then
+    say "installing ${missing[*]} with apt-get (about 2 minutes, once)"
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,10 +1,12 @@
 //! The one bincode configuration of the artifact's payload, both ways.
 //!
-//! Little-endian, fixed-width integers: every claimed byte is a byte that must be present,
-//! so with a decode limit no larger than the input, allocation is bounded by the input.
+//! Little-endian, fixed-width integers. Allocation is bounded by the input, whatever its
+//! length prefixes claim: decoding borrows from the input slice, so text is read in place
+//! (see [`owned`]) and fails when fewer bytes follow than claimed, and lists grow only as
+//! their elements are actually read (serde caps what a claimed length preallocates). One
+//! limit, and so one copy of the decoder in the browser's download.
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The largest payload [`from_bytes`] accepts (64 MiB; the demo model is about 20 KB).
 pub(crate) const MAX_PAYLOAD: usize = 64 << 20;
@@ -18,43 +20,30 @@ pub(crate) fn to_bytes<T: Serialize>(value: &T) -> Vec<u8> {
         .expect("the model's types are plain data: every field serialises")
 }
 
-/// Decodes all of `bytes` (at most [`MAX_PAYLOAD`]), with the smallest power-of-two limit
-/// that holds them, so that no length prefix can claim more memory than the input has.
-pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    fn with_limit<T: DeserializeOwned, const LIMIT: usize>(bytes: &[u8]) -> Result<T, String> {
-        let config = bincode::config::standard()
-            .with_little_endian()
-            .with_fixed_int_encoding()
-            .with_limit::<LIMIT>();
-        let (value, read) =
-            bincode::serde::decode_from_slice::<T, _>(bytes, config).map_err(describe)?;
-        if read != bytes.len() {
-            return Err(format!(
-                "{} bytes left over after the model",
-                bytes.len() - read
-            ));
-        }
-        Ok(value)
+/// Decodes all of `bytes` (at most [`MAX_PAYLOAD`]; see the module docs for allocation).
+pub(crate) fn from_bytes<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, String> {
+    if bytes.len() > MAX_PAYLOAD {
+        return Err(format!(
+            "{} bytes is above the {MAX_PAYLOAD}-byte limit",
+            bytes.len()
+        ));
     }
-    macro_rules! first_fitting {
-        ($($limit:expr),*) => {
-            $(if bytes.len() <= $limit { return with_limit::<T, { $limit }>(bytes); })*
-        };
+    let config = bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_PAYLOAD>();
+    let (value, read) =
+        bincode::serde::borrow_decode_from_slice::<T, _>(bytes, config).map_err(describe)?;
+    if read != bytes.len() {
+        return Err(format!("{} bytes left over after the model", bytes.len() - read));
     }
-    first_fitting!(
-        1 << 12,
-        1 << 14,
-        1 << 16,
-        1 << 18,
-        1 << 20,
-        1 << 22,
-        1 << 24,
-        MAX_PAYLOAD
-    );
-    Err(format!(
-        "{} bytes is above the {MAX_PAYLOAD}-byte limit",
-        bytes.len()
-    ))
+    Ok(value)
+}
+
+/// Deserialises text by borrowing it from the input, then owning it: an owned `String` would
+/// be allocated at its claimed length before the bytes are known to exist.
+pub(crate) fn owned<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    <&'de str>::deserialize(deserializer).map(str::to_owned)
 }
 
 /// bincode's `Display` is its `Debug`; say the common cases in words.

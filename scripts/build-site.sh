@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the page's WebAssembly package into site/static/pkg/ (git-ignored): release,
+# size-optimised, then wasm-opt. With model.bin and the posters, site/static is the whole site.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+wasm-pack --quiet build wasm --target web --profile wasm-release --no-opt --no-typescript --no-pack \
+    --out-dir ../site/static/pkg --out-name cinerec_wasm
+rm -f site/static/pkg/.gitignore
+wasm_opt=.cache/binaryen/node_modules/.bin/wasm-opt
+if [[ -x $wasm_opt ]]; then
+    # -Oz for size; the same bits either way (the parity test runs on this optimised file).
+    "$wasm_opt" -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+        --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        site/static/pkg/cinerec_wasm_bg.wasm -o site/static/pkg/cinerec_wasm_bg.wasm
+else
+    echo "build-site: no wasm-opt (npm missing): the package is larger but works" >&2
+fi

@@ -1,0 +1,41 @@
+/*!
+`cinerec-wasm` is cinerec in the visitor's browser: [`Recommender`], the class JavaScript
+builds from the bytes of `model.bin`, and the page itself (`page`), rendered from Rust
+through web-sys.
+
+It adds no arithmetic and no rule of its own: decoding and ranking are `cinerec-core`'s, the
+very code the server runs, so the page and `/batch-predict` agree to the bit. What lives here
+is translation: JavaScript numbers and arrays in, typed results out, and core's errors as
+`JsError`s carrying core's message.
+
+`wasm_bindgen` attributes are gated on the target, so `cargo test -p cinerec-wasm` checks
+the translations natively; `wasm-pack test --headless --chrome wasm` replays core's golden
+vectors in Chromium.
+*/
+#![deny(missing_docs)]
+
+mod history;
+#[cfg(target_family = "wasm")]
+mod page;
+mod recommender;
+
+pub use recommender::{Ranked, Recommender};
+
+#[cfg(target_family = "wasm")]
+use wasm_bindgen::prelude::*;
+
+/// Runs when the module is instantiated: panics, should one happen, reach the console with
+/// their message instead of an opaque `unreachable`.
+#[cfg(target_family = "wasm")]
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// Starts the page: loads `model.bin`, renders the recommendations and wires the controls.
+/// A model that cannot be loaded is shown as a message and random posters, never a blank page.
+#[cfg(target_family = "wasm")]
+#[wasm_bindgen]
+pub async fn run() -> Result<(), JsError> {
+    page::run().await.map_err(|error| JsError::new(&error))
+}

@@ -1,0 +1,386 @@
+//! The page, rendered from Rust through web-sys: the heading with the visitor's name, ten
+//! recommendations ranked on the visitor's device, the watched strip, and the controls.
+//!
+//! A click on a card (Enter or Space on it: cards are buttons) records a watch event with the
+//! chosen watch time, re-ranks at once and re-renders; nothing leaves the device. The history,
+//! the name and the last good catalog live in `localStorage` (see `history` for the format).
+//! When `model.bin` cannot be loaded, [`run`] returns the reason and the bootstrap script
+//! (`app.js`) shows it with random posters: one fallback, for a broken model and a broken
+//! WebAssembly module alike.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use cinerec_core::WatchEvent;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Document, Element, HtmlElement, HtmlImageElement, HtmlInputElement, Storage, Window};
+
+use crate::history::{self, WatchTime, CATALOG_KEY, HISTORY_KEY, MAX_HISTORY, NAME_KEY};
+use crate::recommender::{Ranked, Recommender};
+
+/// Cards shown, as the original page had.
+const K: usize = 10;
+
+/// Everything the page's handlers share.
+struct Page {
+    window: Window,
+    document: Document,
+    storage: Option<Storage>,
+    recommender: Recommender,
+    history: Vec<WatchEvent>,
+}
+
+/// Loads the model and renders the page; `Err` says why the model could not be used.
+pub(crate) async fn run() -> Result<(), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let document = window.document().ok_or("no document")?;
+    let storage = window.local_storage().ok().flatten();
+    show_name(&document, storage.as_ref());
+    let recommender = load_model(&window).await?;
+    let page = Rc::new(RefCell::new(Page {
+        history: load_history(storage.as_ref()),
+        window,
+        document,
+        storage,
+        recommender,
+    }));
+    page.borrow().remember_catalog();
+    wire(&page)?;
+    page.borrow().render();
+    Ok(())
+}
+
+async fn load_model(window: &Window) -> Result<Recommender, String> {
+    let response = JsFuture::from(window.fetch_with_str("model.bin"))
+        .await
+        .map_err(|_| "model.bin could not be fetched: the network is down and no copy is cached".to_string())?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| "model.bin: not a response")?;
+    if !response.ok() {
+        return Err(format!(
+            "model.bin: the server answered {} {}",
+            response.status(),
+            response.status_text()
+        ));
+    }
+    let buffer = JsFuture::from(
+        response
+            .array_buffer()
+            .map_err(|_| "model.bin: the body could not be read")?,
+    )
+    .await
+    .map_err(|_| "model.bin: the body could not be read")?;
+    Recommender::from_bytes(&js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+impl Page {
+    fn element(&self, id: &str) -> Option<Element> {
+        self.document.get_element_by_id(id)
+    }
+
+    /// Ranks the history and redraws the grid, the watched strip and the info line.
+    fn render(&self) {
+        let performance = self.window.performance();
+        let started = performance.as_ref().map_or(0.0, |p| p.now());
+        let ranked = self.recommender.rank(&self.history, K);
+        let elapsed = performance.as_ref().map_or(0.0, |p| p.now()) - started;
+        match ranked {
+            Ok(ranked) => {
+                self.fill_grid(&ranked);
+                self.set_status(&self.summary(&ranked));
+            }
+            // Stored events are checked on load, so this is a model that cannot rank them.
+            Err(message) => self.set_status(&format!("추천을 계산하지 못했어요: {message}")),
+        }
+        self.fill_watched();
+        if let Some(info) = self.element("info") {
+            let timing = if elapsed < 0.1 {
+                "0.1 ms 미만".to_string()
+            } else {
+                format!("{} ms", one_decimal(elapsed))
+            };
+            info.set_text_content(Some(&format!(
+                "모델 {} · 추천할 수 있는 작품 {}편 · 이 기기에서 순위 계산 {timing}",
+                self.recommender.model_id(),
+                self.recommender.class_count()
+            )));
+        }
+    }
+
+    fn summary(&self, ranked: &Ranked) -> String {
+        let known = self.history.len() - ranked.ignored().len();
+        let mut text = if self.history.is_empty() {
+            "처음 오셨네요. 많은 분이 좋아한 작품부터 보여드려요. 본 작품을 누르면 취향에 맞춰 바로 다시 골라드려요.".to_string()
+        } else {
+            format!("본 작품 {known}편을 바탕으로 이 기기에서 골랐어요.")
+        };
+        if !ranked.ignored().is_empty() {
+            text.push_str(&format!(
+                " 지금 모델이 모르는 작품 {}편은 기록에 남겨 두되 계산에서는 뺐어요.",
+                ranked.ignored().len()
+            ));
+        }
+        text
+    }
+
+    fn set_status(&self, text: &str) {
+        if let Some(status) = self.element("status") {
+            status.set_text_content(Some(text));
+        }
+    }
+
+    fn fill_grid(&self, ranked: &Ranked) {
+        let Some(grid) = self.element("recommendations") else {
+            return;
+        };
+        grid.set_text_content(None);
+        let _ = grid.remove_attribute("data-fallback");
+        let (ids, bits, titles, posters, ratings) = (
+            ranked.ids(),
+            ranked.score_bits(),
+            ranked.titles(),
+            ranked.posters(),
+            ranked.ratings(),
+        );
+        for index in 0..ids.len() {
+            if let Ok(card) = self.card(ids[index], bits[index], &titles[index], &posters[index], ratings[index]) {
+                let _ = grid.append_child(&card);
+            }
+        }
+    }
+
+    /// One recommendation: a button with the poster, the title and the rating.
+    fn card(&self, id: f64, bits: u32, title: &str, poster: &str, rating: f64) -> Result<Element, JsValue> {
+        let card = self.document.create_element("button")?;
+        card.set_class_name("card");
+        card.set_attribute("type", "button")?;
+        card.set_attribute("data-content-id", &(id as u64).to_string())?;
+        card.set_attribute("data-score-bits", &bits.to_string())?;
+        let rating = one_decimal(rating);
+        card.set_attribute("aria-label", &format!("{title}, 평점 {rating}. 봤어요로 기록하기"))?;
+        let image: HtmlImageElement = self.document.create_element("img")?.dyn_into()?;
+        image.set_src(&format!("posters/{poster}"));
+        image.set_alt(title);
+        image.set_width(164);
+        image.set_height(250);
+        image.set_attribute("loading", "lazy")?;
+        image.set_attribute("decoding", "async")?;
+        card.append_child(&image)?;
+        let name = self.document.create_element("span")?;
+        name.set_class_name("title");
+        name.set_text_content(Some(title));
+        card.append_child(&name)?;
+        let score = self.document.create_element("span")?;
+        score.set_class_name("rating");
+        score.set_text_content(Some(&format!("★ {rating}")));
+        score.set_attribute("aria-hidden", "true")?;
+        card.append_child(&score)?;
+        Ok(card)
+    }
+
+    /// The watched strip, newest first.
+    fn fill_watched(&self) {
+        let Some(list) = self.element("watched") else {
+            return;
+        };
+        list.set_text_content(None);
+        let model = self.recommender.model();
+        for event in self.history.iter().rev() {
+            let Ok(item) = self.document.create_element("li") else {
+                continue;
+            };
+            let text = match model.catalog_entry(event.content_id) {
+                Some(movie) => format!("{} · {}", movie.title, WatchTime::describe(event.watch_seconds)),
+                None => format!("알 수 없는 작품 #{} (지금 모델에는 없어요)", event.content_id),
+            };
+            item.set_text_content(Some(&text));
+            let _ = list.append_child(&item);
+        }
+        if let Some(section) = self.element("watched-section") {
+            let _ = section.toggle_attribute_with_force("hidden", self.history.is_empty());
+        }
+    }
+
+    /// Records a watch of `content_id` with the chosen watch time, then re-ranks.
+    fn watch(&mut self, content_id: u64) {
+        let seconds = self
+            .document
+            .query_selector("input[name=watch-time]:checked")
+            .ok()
+            .flatten()
+            .and_then(|input| input.dyn_into::<HtmlInputElement>().ok())
+            .map_or(WatchTime::All, |input| WatchTime::from_value(&input.value()))
+            .seconds();
+        self.history.push(WatchEvent {
+            content_id,
+            watch_seconds: seconds,
+        });
+        if self.history.len() > MAX_HISTORY {
+            self.history.remove(0);
+        }
+        self.save_history();
+        self.render();
+    }
+
+    fn reset(&mut self) {
+        self.history.clear();
+        self.save_history();
+        self.render();
+    }
+
+    fn save_history(&self) {
+        let Some(storage) = &self.storage else {
+            return;
+        };
+        let events = js_sys::Array::new();
+        for event in &self.history {
+            let object = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&object, &"content_id".into(), &JsValue::from_f64(event.content_id as f64));
+            let _ = js_sys::Reflect::set(&object, &"watch_seconds".into(), &JsValue::from_f64(event.watch_seconds));
+            events.push(&object);
+        }
+        if let Ok(text) = js_sys::JSON::stringify(&events) {
+            // A full or disabled storage only means the history lasts this visit.
+            let _ = storage.set_item(HISTORY_KEY, &String::from(text));
+        }
+    }
+
+    /// Keeps the catalog for the fallback, should a later model fail to load.
+    fn remember_catalog(&self) {
+        let Some(storage) = &self.storage else {
+            return;
+        };
+        let (ids, titles, posters) = (
+            self.recommender.catalog_ids(),
+            self.recommender.catalog_titles(),
+            self.recommender.catalog_posters(),
+        );
+        let catalog = js_sys::Array::new();
+        for ((id, title), poster) in ids.iter().zip(&titles).zip(&posters) {
+            let entry = js_sys::Array::of3(
+                &JsValue::from_f64(*id),
+                &JsValue::from_str(title),
+                &JsValue::from_str(poster),
+            );
+            catalog.push(&entry);
+        }
+        if let Ok(text) = js_sys::JSON::stringify(&catalog) {
+            let _ = storage.set_item(CATALOG_KEY, &String::from(text));
+        }
+    }
+}
+
+/// `7.46` as `7.5`: by integer arithmetic, which keeps float formatting (a sizeable part of a
+/// WebAssembly download) out of the page.
+fn one_decimal(value: f64) -> String {
+    let tenths = (value * 10.0).round() as i64;
+    format!("{}.{}", tenths / 10, (tenths % 10).abs())
+}
+
+/// The stored history, skipping entries that are not events (see `history`).
+fn load_history(storage: Option<&Storage>) -> Vec<WatchEvent> {
+    let Some(text) = storage.and_then(|s| s.get_item(HISTORY_KEY).ok().flatten()) else {
+        return Vec::new();
+    };
+    let Ok(parsed) = js_sys::JSON::parse(&text) else {
+        return Vec::new();
+    };
+    let Ok(entries) = parsed.dyn_into::<js_sys::Array>() else {
+        return Vec::new();
+    };
+    let number = |entry: &JsValue, key: &str| {
+        js_sys::Reflect::get(entry, &key.into())
+            .ok()
+            .and_then(|value| value.as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    let mut events: Vec<WatchEvent> = entries
+        .iter()
+        .filter_map(|entry| history::event(number(&entry, "content_id"), number(&entry, "watch_seconds")))
+        .collect();
+    if events.len() > MAX_HISTORY {
+        events.drain(..events.len() - MAX_HISTORY);
+    }
+    events
+}
+
+fn show_name(document: &Document, storage: Option<&Storage>) {
+    let stored = storage.and_then(|s| s.get_item(NAME_KEY).ok().flatten());
+    let name = history::name(stored.as_deref());
+    if let Some(element) = document.get_element_by_id("name") {
+        element.set_text_content(Some(&name));
+    }
+    document.set_title(&format!("{name} 님이 좋아할 만한 콘텐츠 · cinerec"));
+}
+
+/// Connects the grid, the reset button and the name form to the page.
+fn wire(page: &Rc<RefCell<Page>>) -> Result<(), String> {
+    let document = page.borrow().document.clone();
+    let grid = document
+        .get_element_by_id("recommendations")
+        .ok_or("the page has no #recommendations")?;
+    let shared = page.clone();
+    listen(&grid, "click", move |event: web_sys::Event| {
+        let card = event
+            .target()
+            .and_then(|target| target.dyn_into::<Element>().ok())
+            .and_then(|element| element.closest("[data-content-id]").ok().flatten());
+        let id = card
+            .and_then(|card| card.get_attribute("data-content-id"))
+            .and_then(|id| id.parse::<u64>().ok());
+        if let Some(id) = id {
+            shared.borrow_mut().watch(id);
+        }
+    });
+    if let Some(reset) = document.get_element_by_id("reset") {
+        let shared = page.clone();
+        listen(&reset, "click", move |_| shared.borrow_mut().reset());
+    }
+    wire_name(&document, page.borrow().storage.clone());
+    Ok(())
+}
+
+fn wire_name(document: &Document, storage: Option<Storage>) {
+    let (Some(rename), Some(form), Some(input)) = (
+        document.get_element_by_id("rename"),
+        document.get_element_by_id("name-form"),
+        document.get_element_by_id("name-input"),
+    ) else {
+        return;
+    };
+    let Ok(input) = input.dyn_into::<HtmlInputElement>() else {
+        return;
+    };
+    let (opened, field) = (form.clone(), input.clone());
+    let name = document
+        .get_element_by_id("name")
+        .and_then(|element| element.text_content())
+        .unwrap_or_default();
+    listen(&rename, "click", move |_| {
+        let _ = opened.toggle_attribute_with_force("hidden", false);
+        field.set_value(&name);
+        if let Ok(field) = field.clone().dyn_into::<HtmlElement>() {
+            let _ = field.focus();
+        }
+    });
+    let document = document.clone();
+    let closing = form.clone();
+    listen(&form, "submit", move |event: web_sys::Event| {
+        event.prevent_default();
+        let name = history::name(Some(&input.value()));
+        if let Some(storage) = &storage {
+            let _ = storage.set_item(NAME_KEY, &name);
+        }
+        show_name(&document, storage.as_ref());
+        let _ = closing.toggle_attribute_with_force("hidden", true);
+    });
+}
+
+/// Adds an event listener that lives as long as the page.
+fn listen(target: &Element, kind: &str, handler: impl FnMut(web_sys::Event) + 'static) {
+    let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
+    let _ = target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
+    // The page never removes its handlers: leaking the closure keeps it alive for good.
+    closure.forget();
+}

@@ -1,0 +1,108 @@
+//! In headless Chromium (`wasm-pack test --headless --chrome wasm`): the browser ranks the
+//! golden histories to the very bits pinned in `core/tests/data/rank_golden.json` (which
+//! core's native test also checks), and bad model bytes are errors that say what is wrong.
+//! A last test times the ranking the page runs, for `scripts/bench.sh` to report.
+
+#![cfg(target_family = "wasm")]
+
+use cinerec_wasm::Recommender;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const MODEL: &[u8] = include_bytes!("../../core/tests/data/model.bin");
+const GOLDEN: &str = include_str!("../../core/tests/data/rank_golden.json");
+
+fn golden() -> serde_json::Value {
+    serde_json::from_str(GOLDEN).expect("the golden file is JSON")
+}
+
+#[wasm_bindgen_test]
+fn the_browser_ranks_the_golden_histories_to_the_pinned_bits() {
+    let golden = golden();
+    let recommender = Recommender::new(MODEL).expect("the test model loads");
+    assert_eq!(recommender.model_id(), golden["model_id"].as_str().unwrap());
+    let cases = golden["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    for case in cases {
+        let history = case["history"].as_array().unwrap();
+        let ids: Vec<f64> = history.iter().map(|e| e["content_id"].as_f64().unwrap()).collect();
+        let seconds: Vec<f64> = history.iter().map(|e| e["watch_seconds"].as_f64().unwrap()).collect();
+        let k = case["k"].as_u64().unwrap() as usize;
+        let ranked = recommender
+            .recommend(&ids, &seconds, k)
+            .unwrap_or_else(|_| panic!("{}", case["name"]));
+        let expected_ids: Vec<f64> = case["ids"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let expected_bits: Vec<u32> = case["score_bits"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let expected_ignored: Vec<f64> = case["ignored"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(ranked.ids(), expected_ids, "{}", case["name"]);
+        assert_eq!(ranked.score_bits(), expected_bits, "{}", case["name"]);
+        assert_eq!(ranked.ignored(), expected_ignored, "{}", case["name"]);
+    }
+}
+
+fn error_message(bytes: &[u8]) -> String {
+    match Recommender::new(bytes) {
+        Ok(_) => panic!("{} bytes loaded as a model", bytes.len()),
+        Err(error) => {
+            let value: wasm_bindgen::JsValue = error.into();
+            js_sys::Reflect::get(&value, &"message".into())
+                .unwrap()
+                .as_string()
+                .unwrap()
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn bad_model_bytes_are_javascript_errors_that_say_what_is_wrong() {
+    assert!(error_message(&[]).contains("shorter than the 52-byte header"));
+    assert!(error_message(&MODEL[..MODEL.len() - 100]).contains("truncated"));
+    let mut flipped = MODEL.to_vec();
+    flipped[5000] ^= 0x40;
+    assert!(error_message(&flipped).contains("checksum mismatch"));
+    let html = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>";
+    assert!(error_message(html).contains("looks like an HTML"));
+    let mut other_version = MODEL.to_vec();
+    other_version[8] = 1;
+    assert!(error_message(&other_version).contains("format version 1 is not supported"));
+}
+
+#[wasm_bindgen_test]
+fn a_bad_history_is_a_javascript_error_not_a_trap() {
+    let recommender = Recommender::new(MODEL).unwrap();
+    assert!(recommender.recommend(&[1.5], &[10.0], 10).is_err());
+    assert!(recommender.recommend(&[1.0, 2.0], &[10.0], 10).is_err());
+    assert!(recommender.recommend(&[1.0], &[-3.0], 10).is_err());
+    assert!(recommender.recommend(&[1.0], &[f64::NAN], 10).is_err());
+    // and the recommender still works afterwards
+    assert_eq!(recommender.recommend(&[], &[], 10).unwrap().ids().len(), 10);
+}
+
+/// Times `recommend` for a 20-event history over the demo model's 58 classes: many calls in
+/// batches timed with `performance.now()`, the median batch reported per call. Prints, never
+/// asserts: speed is measured, not tested.
+#[wasm_bindgen_test]
+fn ranking_speed() {
+    let recommender = Recommender::new(MODEL).unwrap();
+    let catalog = recommender.catalog_ids();
+    let ids: Vec<f64> = (0..20).map(|i| catalog[(i * 7) % catalog.len()]).collect();
+    let seconds: Vec<f64> = (0..20).map(|i| 300.0 * i as f64).collect();
+    let performance = web_sys::window().unwrap().performance().unwrap();
+    const CALLS: usize = 200;
+    let mut per_call: Vec<f64> = (0..31)
+        .map(|_| {
+            let started = performance.now();
+            for _ in 0..CALLS {
+                std::hint::black_box(recommender.recommend(&ids, &seconds, 10).unwrap());
+            }
+            (performance.now() - started) * 1000.0 / CALLS as f64
+        })
+        .collect();
+    per_call.sort_by(f64::total_cmp);
+    console_log!(
+        "rank_20_events_58_classes in the browser: median {:.2} µs per call ({} batches of {CALLS})",
+        per_call[per_call.len() / 2],
+        per_call.len()
+    );
+}
