@@ -35,7 +35,10 @@ pub(crate) fn from_bytes<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T
     let (value, read) =
         bincode::serde::borrow_decode_from_slice::<T, _>(bytes, config).map_err(describe)?;
     if read != bytes.len() {
-        return Err(format!("{} bytes left over after the model", bytes.len() - read));
+        return Err(format!(
+            "{} bytes left over after the model",
+            bytes.len() - read
+        ));
     }
     Ok(value)
 }

@@ -65,16 +65,22 @@ pub fn rank<'a>(
     k: usize,
 ) -> Result<Ranking<'a>, RankError> {
     let (scores, ignored) = scores(model, history)?;
-    let mut watched: Vec<u64> = history.iter().map(|e| e.content_id).collect();
-    watched.sort_unstable();
+    let mut watched = vec![false; scores.len()];
+    for event in history {
+        if let Some(class) = model.labels().index_of(event.content_id) {
+            watched[class] = true;
+        }
+    }
     let mut ranked: Vec<(u64, f32)> = model
         .classes()
         .iter()
         .zip(&scores)
-        .filter(|(id, _)| watched.binary_search(id).is_err())
-        .map(|(&content_id, &score)| (content_id, score))
+        .zip(&watched)
+        .filter(|(_, &watched)| !watched)
+        .map(|((&content_id, &score), _)| (content_id, score))
         .collect();
-    ranked.sort_by(|(a_id, a_score), (b_id, b_score)| {
+    // Content ids are distinct, so the order is total and an unstable sort gives one answer.
+    ranked.sort_unstable_by(|(a_id, a_score), (b_id, b_score)| {
         b_score.total_cmp(a_score).then(a_id.cmp(b_id))
     });
     ranked.truncate(k);

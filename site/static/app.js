@@ -52,9 +52,22 @@ if ('serviceWorker' in navigator) {
   });
 }
 
-import('./pkg/cinerec_wasm.js')
-  .then(async (wasm) => {
+async function modelBytes() {
+  let response;
+  try {
+    response = await fetch('model.bin');
+  } catch {
+    throw new Error('model.bin could not be fetched: the network is down and no copy is cached');
+  }
+  if (!response.ok) {
+    throw new Error(`model.bin: the server answered ${response.status} ${response.statusText}`);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+Promise.all([import('./pkg/cinerec_wasm.js'), modelBytes()])
+  .then(async ([wasm, bytes]) => {
     await wasm.default();
-    await wasm.run();
+    wasm.run(bytes);
   })
   .catch((error) => fallback(error instanceof Error ? error.message : String(error)));

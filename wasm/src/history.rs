@@ -127,7 +127,10 @@ mod tests {
         assert_eq!(WatchTime::from_value("little"), WatchTime::Little);
         assert_eq!(WatchTime::from_value("all"), WatchTime::All);
         assert_eq!(WatchTime::from_value("anything"), WatchTime::All);
-        assert_eq!(WatchTime::describe(WatchTime::Little.seconds()), "조금 봤어요");
+        assert_eq!(
+            WatchTime::describe(WatchTime::Little.seconds()),
+            "조금 봤어요"
+        );
         assert_eq!(WatchTime::describe(WatchTime::All.seconds()), "다 봤어요");
     }
 }

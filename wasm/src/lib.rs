@@ -32,10 +32,11 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// Starts the page: loads `model.bin`, renders the recommendations and wires the controls.
-/// A model that cannot be loaded is shown as a message and random posters, never a blank page.
+/// Starts the page with the bytes of `model.bin` (fetched by the bootstrap script): decodes
+/// them, renders the recommendations and wires the controls. Throws when the model cannot be
+/// used; the bootstrap then shows why, with random posters, never a blank page.
 #[cfg(target_family = "wasm")]
 #[wasm_bindgen]
-pub async fn run() -> Result<(), JsError> {
-    page::run().await.map_err(|error| JsError::new(&error))
+pub fn run(model: &[u8]) -> Result<(), JsError> {
+    page::run(model).map_err(|error| JsError::new(&error))
 }

@@ -1,12 +1,15 @@
 //! The page, rendered from Rust through web-sys: the heading with the visitor's name, ten
 //! recommendations ranked on the visitor's device, the watched strip, and the controls.
 //!
+//! The bootstrap script fetches `model.bin` (through the service worker, so offline too) and
+//! hands its bytes to [`run`]: fetching is the browser's business, everything after is Rust.
+//!
 //! A click on a card (Enter or Space on it: cards are buttons) records a watch event with the
 //! chosen watch time, re-ranks at once and re-renders; nothing leaves the device. The history,
 //! the name and the last good catalog live in `localStorage` (see `history` for the format).
-//! When `model.bin` cannot be loaded, [`run`] returns the reason and the bootstrap script
-//! (`app.js`) shows it with random posters: one fallback, for a broken model and a broken
-//! WebAssembly module alike.
+//! When `model.bin` cannot be used, [`run`] returns the reason and the bootstrap script
+//! (`app.js`) shows it with random posters: one fallback, for a missing or broken model and a
+//! broken WebAssembly module alike.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -14,8 +17,9 @@ use std::rc::Rc;
 use cinerec_core::WatchEvent;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Document, Element, HtmlElement, HtmlImageElement, HtmlInputElement, Storage, Window};
+use web_sys::{
+    Document, Element, HtmlElement, HtmlImageElement, HtmlInputElement, Storage, Window,
+};
 
 use crate::history::{self, WatchTime, CATALOG_KEY, HISTORY_KEY, MAX_HISTORY, NAME_KEY};
 use crate::recommender::{Ranked, Recommender};
@@ -32,13 +36,13 @@ struct Page {
     history: Vec<WatchEvent>,
 }
 
-/// Loads the model and renders the page; `Err` says why the model could not be used.
-pub(crate) async fn run() -> Result<(), String> {
+/// Decodes `model` and renders the page; `Err` says why the model could not be used.
+pub(crate) fn run(model: &[u8]) -> Result<(), String> {
     let window = web_sys::window().ok_or("no window")?;
     let document = window.document().ok_or("no document")?;
     let storage = window.local_storage().ok().flatten();
     show_name(&document, storage.as_ref());
-    let recommender = load_model(&window).await?;
+    let recommender = Recommender::from_bytes(model)?;
     let page = Rc::new(RefCell::new(Page {
         history: load_history(storage.as_ref()),
         window,
@@ -50,28 +54,6 @@ pub(crate) async fn run() -> Result<(), String> {
     wire(&page)?;
     page.borrow().render();
     Ok(())
-}
-
-async fn load_model(window: &Window) -> Result<Recommender, String> {
-    let response = JsFuture::from(window.fetch_with_str("model.bin"))
-        .await
-        .map_err(|_| "model.bin could not be fetched: the network is down and no copy is cached".to_string())?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| "model.bin: not a response")?;
-    if !response.ok() {
-        return Err(format!(
-            "model.bin: the server answered {} {}",
-            response.status(),
-            response.status_text()
-        ));
-    }
-    let buffer = JsFuture::from(
-        response
-            .array_buffer()
-            .map_err(|_| "model.bin: the body could not be read")?,
-    )
-    .await
-    .map_err(|_| "model.bin: the body could not be read")?;
-    Recommender::from_bytes(&js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 impl Page {
@@ -144,21 +126,37 @@ impl Page {
             ranked.ratings(),
         );
         for index in 0..ids.len() {
-            if let Ok(card) = self.card(ids[index], bits[index], &titles[index], &posters[index], ratings[index]) {
+            if let Ok(card) = self.card(
+                ids[index],
+                bits[index],
+                &titles[index],
+                &posters[index],
+                ratings[index],
+            ) {
                 let _ = grid.append_child(&card);
             }
         }
     }
 
     /// One recommendation: a button with the poster, the title and the rating.
-    fn card(&self, id: f64, bits: u32, title: &str, poster: &str, rating: f64) -> Result<Element, JsValue> {
+    fn card(
+        &self,
+        id: f64,
+        bits: u32,
+        title: &str,
+        poster: &str,
+        rating: f64,
+    ) -> Result<Element, JsValue> {
         let card = self.document.create_element("button")?;
         card.set_class_name("card");
         card.set_attribute("type", "button")?;
         card.set_attribute("data-content-id", &(id as u64).to_string())?;
         card.set_attribute("data-score-bits", &bits.to_string())?;
         let rating = one_decimal(rating);
-        card.set_attribute("aria-label", &format!("{title}, 평점 {rating}. 봤어요로 기록하기"))?;
+        card.set_attribute(
+            "aria-label",
+            &format!("{title}, 평점 {rating}. 봤어요로 기록하기"),
+        )?;
         let image: HtmlImageElement = self.document.create_element("img")?.dyn_into()?;
         image.set_src(&format!("posters/{poster}"));
         image.set_alt(title);
@@ -191,8 +189,15 @@ impl Page {
                 continue;
             };
             let text = match model.catalog_entry(event.content_id) {
-                Some(movie) => format!("{} · {}", movie.title, WatchTime::describe(event.watch_seconds)),
-                None => format!("알 수 없는 작품 #{} (지금 모델에는 없어요)", event.content_id),
+                Some(movie) => format!(
+                    "{} · {}",
+                    movie.title,
+                    WatchTime::describe(event.watch_seconds)
+                ),
+                None => format!(
+                    "알 수 없는 작품 #{} (지금 모델에는 없어요)",
+                    event.content_id
+                ),
             };
             item.set_text_content(Some(&text));
             let _ = list.append_child(&item);
@@ -210,7 +215,9 @@ impl Page {
             .ok()
             .flatten()
             .and_then(|input| input.dyn_into::<HtmlInputElement>().ok())
-            .map_or(WatchTime::All, |input| WatchTime::from_value(&input.value()))
+            .map_or(WatchTime::All, |input| {
+                WatchTime::from_value(&input.value())
+            })
             .seconds();
         self.history.push(WatchEvent {
             content_id,
@@ -236,8 +243,16 @@ impl Page {
         let events = js_sys::Array::new();
         for event in &self.history {
             let object = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&object, &"content_id".into(), &JsValue::from_f64(event.content_id as f64));
-            let _ = js_sys::Reflect::set(&object, &"watch_seconds".into(), &JsValue::from_f64(event.watch_seconds));
+            let _ = js_sys::Reflect::set(
+                &object,
+                &"content_id".into(),
+                &JsValue::from_f64(event.content_id as f64),
+            );
+            let _ = js_sys::Reflect::set(
+                &object,
+                &"watch_seconds".into(),
+                &JsValue::from_f64(event.watch_seconds),
+            );
             events.push(&object);
         }
         if let Ok(text) = js_sys::JSON::stringify(&events) {
@@ -297,7 +312,12 @@ fn load_history(storage: Option<&Storage>) -> Vec<WatchEvent> {
     };
     let mut events: Vec<WatchEvent> = entries
         .iter()
-        .filter_map(|entry| history::event(number(&entry, "content_id"), number(&entry, "watch_seconds")))
+        .filter_map(|entry| {
+            history::event(
+                number(&entry, "content_id"),
+                number(&entry, "watch_seconds"),
+            )
+        })
         .collect();
     if events.len() > MAX_HISTORY {
         events.drain(..events.len() - MAX_HISTORY);

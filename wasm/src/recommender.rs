@@ -37,11 +37,23 @@ impl Recommender {
         let ranking = rank(&self.model, history, k).map_err(|error| error.to_string())?;
         let recommendations = &ranking.recommendations;
         Ok(Ranked {
-            ids: recommendations.iter().map(|r| r.content_id as f64).collect(),
+            ids: recommendations
+                .iter()
+                .map(|r| r.content_id as f64)
+                .collect(),
             scores: recommendations.iter().map(|r| r.score).collect(),
-            titles: recommendations.iter().map(|r| r.movie.title.clone()).collect(),
-            posters: recommendations.iter().map(|r| r.movie.poster.clone()).collect(),
-            ratings: recommendations.iter().map(|r| r.movie.vote_average).collect(),
+            titles: recommendations
+                .iter()
+                .map(|r| r.movie.title.clone())
+                .collect(),
+            posters: recommendations
+                .iter()
+                .map(|r| r.movie.poster.clone())
+                .collect(),
+            ratings: recommendations
+                .iter()
+                .map(|r| r.movie.vote_average)
+                .collect(),
             ignored: ranking.ignored.iter().map(|&id| id as f64).collect(),
         })
     }
@@ -68,7 +80,9 @@ fn events(content_ids: &[f64], watch_seconds: &[f64]) -> Result<Vec<WatchEvent>,
         .enumerate()
         .map(|(index, (&id, &seconds))| {
             if history::event(id, 0.0).is_none() {
-                return Err(format!("history[{index}]: content_id {id} is not a whole number"));
+                return Err(format!(
+                    "history[{index}]: content_id {id} is not a whole number"
+                ));
             }
             // The watch time goes to core as it is: core names a bad one.
             Ok(WatchEvent {
@@ -123,13 +137,21 @@ impl Recommender {
     /// The catalog's titles, in the order of `catalogIds`.
     #[cfg_attr(target_family = "wasm", wasm_bindgen(getter = catalogTitles))]
     pub fn catalog_titles(&self) -> Vec<String> {
-        self.model.catalog().iter().map(|e| e.title.clone()).collect()
+        self.model
+            .catalog()
+            .iter()
+            .map(|e| e.title.clone())
+            .collect()
     }
 
     /// The catalog's poster file names, in the order of `catalogIds`.
     #[cfg_attr(target_family = "wasm", wasm_bindgen(getter = catalogPosters))]
     pub fn catalog_posters(&self) -> Vec<String> {
-        self.model.catalog().iter().map(|e| e.poster.clone()).collect()
+        self.model
+            .catalog()
+            .iter()
+            .map(|e| e.poster.clone())
+            .collect()
     }
 }
 
@@ -197,11 +219,17 @@ mod tests {
         let core = rank(&model, &history, 10).unwrap();
         assert_eq!(
             ranked.ids,
-            core.recommendations.iter().map(|r| r.content_id as f64).collect::<Vec<_>>()
+            core.recommendations
+                .iter()
+                .map(|r| r.content_id as f64)
+                .collect::<Vec<_>>()
         );
         assert_eq!(
             ranked.score_bits(),
-            core.recommendations.iter().map(|r| r.score.to_bits()).collect::<Vec<_>>()
+            core.recommendations
+                .iter()
+                .map(|r| r.score.to_bits())
+                .collect::<Vec<_>>()
         );
         assert_eq!(ranked.titles[0], core.recommendations[0].movie.title);
         assert_eq!(recommender.class_count(), model.classes().len());
@@ -235,10 +263,14 @@ mod tests {
 
     #[test]
     fn bad_bytes_say_what_is_wrong() {
-        let html = Recommender::from_bytes(b"<!doctype html><title>404</title>").err().unwrap();
+        let html = Recommender::from_bytes(b"<!doctype html><title>404</title>")
+            .err()
+            .unwrap();
         assert!(html.starts_with("model.bin: not a cinerec model"), "{html}");
         assert!(html.contains("HTML"), "{html}");
-        let truncated = Recommender::from_bytes(&MODEL[..MODEL.len() / 2]).err().unwrap();
+        let truncated = Recommender::from_bytes(&MODEL[..MODEL.len() / 2])
+            .err()
+            .unwrap();
         assert!(truncated.contains("truncated"), "{truncated}");
     }
 }
