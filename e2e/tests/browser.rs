@@ -1,0 +1,202 @@
+//! The whole product as a person meets it: `cinerec-site` serving the page and a model
+//! trained from the demo catalog, and Debian's Chromium, driven through chromedriver, ranking
+//! on the device. Each step saves a screenshot under `target/e2e/`.
+//!
+//! Needs the built site (`scripts/build-site.sh`), the two binaries built beside this test,
+//! and Chromium with chromedriver: `./scripts/test.sh` provides all of them and runs this
+//! test with `--ignored`.
+
+mod support;
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium, chromedriver and the built site: ./scripts/test.sh runs it"]
+async fn the_page_ranks_on_the_device_as_the_server_does_learns_from_clicks_and_works_offline() {
+    let data = tempfile::tempdir().unwrap();
+    let (first, second) = (data.path().join("first"), data.path().join("second"));
+    pipeline(&first, 0);
+    pipeline(&second, 1);
+    let posters = first.join("posters");
+    let (mut server, address) = site(&first.join("model.bin"), &posters, "127.0.0.1:0");
+    let url = format!("http://{address}/");
+    let browser = browser().await;
+    let client = &browser.client;
+
+    // 1. Ten poster cards with titles, in the order GET /batch-predict?k=10 gives.
+    client.goto(&url).await.unwrap();
+    let shown = wait_for_cards(client, 10).await;
+    let (model_id, expected) = server_ranking(address, &serde_json::json!([])).await;
+    let get = reqwest::get(format!("http://{address}/batch-predict?k=10"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let get: serde_json::Value = serde_json::from_str(&get).unwrap();
+    let get_ids: Vec<u64> = get["recommended_content_id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_u64().unwrap())
+        .collect();
+    assert_eq!(shown.iter().map(|c| c.0).collect::<Vec<_>>(), get_ids);
+    assert_eq!(shown, expected, "ids and score bits of the empty history");
+    for title in client
+        .find_all(Locator::Css("#recommendations .title"))
+        .await
+        .unwrap()
+    {
+        assert!(
+            !title.text().await.unwrap().trim().is_empty(),
+            "every card has a title"
+        );
+    }
+    assert!(text(client, "#info").await.contains(&model_id));
+    shoot(client, "1-first-visit").await;
+
+    // 2. Three clicks: the watched leave the grid, and the new order is the server's for the
+    // same history, bit for bit.
+    let mut clicked = Vec::new();
+    for _ in 0..3 {
+        let before = cards(client).await;
+        let first_card = client
+            .find(Locator::Css("#recommendations [data-content-id]"))
+            .await
+            .unwrap();
+        first_card.click().await.unwrap();
+        clicked.push(before[0].0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while cards(client).await.first() == before.first() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the click re-ranked nothing"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let history = stored_history(client).await;
+    let stored: Vec<u64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["content_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        stored, clicked,
+        "the history holds the three clicks, in order"
+    );
+    let after = wait_for_cards(client, 10).await;
+    assert!(
+        after.iter().all(|(id, _)| !clicked.contains(id)),
+        "watched titles left the grid"
+    );
+    let (_, expected) = server_ranking(address, &history).await;
+    assert_eq!(
+        after, expected,
+        "POST /batch-predict with the same history, bit for bit"
+    );
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#watched li"))
+            .await
+            .unwrap()
+            .len(),
+        3,
+        "the watched strip"
+    );
+    shoot(client, "2-after-three-clicks").await;
+
+    // 3. A reload keeps the history and the ranking.
+    client.refresh().await.unwrap();
+    assert_eq!(wait_for_cards(client, 10).await, after);
+    assert_eq!(stored_history(client).await, history);
+    shoot(client, "3-reloaded").await;
+
+    // 4. The server stops; a reload still ranks, from the service worker's cache.
+    server.stop();
+    assert!(reqwest::get(&url).await.is_err(), "the server is down");
+    client.refresh().await.unwrap();
+    assert_eq!(
+        wait_for_cards(client, 10).await,
+        after,
+        "offline, the same ranking"
+    );
+    assert!(text(client, "#info").await.contains(&model_id));
+    shoot(client, "4-offline").await;
+
+    // 5. The server comes back with a new model: the next visit uses it, whole.
+    let (mut server, again) = site(
+        &second.join("model.bin"),
+        &second.join("posters"),
+        &address.to_string(),
+    );
+    assert_eq!(again, address);
+    let (new_id, _) = server_ranking(address, &serde_json::json!([])).await;
+    assert_ne!(new_id, model_id);
+    client.goto(&url).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !text(client, "#info").await.contains(&new_id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new model never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, expected) = server_ranking(address, &history).await;
+    assert_eq!(
+        wait_for_cards(client, 10).await,
+        expected,
+        "the new model's ranking, no mix"
+    );
+    shoot(client, "5-new-model").await;
+    let console_so_far = console(client).await;
+    server.stop();
+
+    // 6. A corrupt model.bin: the page says so and shows random posters, with no uncaught
+    // error. (A stand-in serves it: the real server refuses a model that does not load.)
+    let mut corrupt = read(&second.join("model.bin"));
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0xFF;
+    let _stand_in = corrupt_site(address, second.join("posters"), corrupt);
+    client.goto(&url).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let fallback = client
+            .find(Locator::Css("#recommendations[data-fallback]"))
+            .await
+            .is_ok();
+        if fallback {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no fallback shown");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = text(client, "#status").await;
+    assert!(
+        status.contains("checksum mismatch"),
+        "the page says what is wrong: {status}"
+    );
+    let posters = client
+        .find_all(Locator::Css("#recommendations img"))
+        .await
+        .unwrap();
+    assert_eq!(
+        posters.len(),
+        10,
+        "random posters from the last good catalog"
+    );
+    shoot(client, "6-corrupt-model").await;
+    let messages: Vec<String> = console_so_far
+        .into_iter()
+        .chain(console(client).await)
+        .collect();
+    let uncaught: Vec<&String> = messages.iter().filter(|m| m.contains("Uncaught")).collect();
+    assert!(
+        uncaught.is_empty(),
+        "uncaught errors in the console: {uncaught:#?}"
+    );
+}
