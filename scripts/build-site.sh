@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup.sh
+./scripts/setup.sh build
 wasm-pack --quiet build wasm --target web --profile wasm-release --no-opt --no-typescript --no-pack \
     --out-dir ../site/static/pkg --out-name cinerec_wasm
 rm -f site/static/pkg/.gitignore

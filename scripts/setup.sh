@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what building and testing cinerec needs on a fresh Debian machine with rustup:
-# idempotent, and quiet when everything is there. The first run takes about 10 minutes
-# (wasm-pack and wasm-bindgen-cli compile from source, Chromium comes from apt).
+# Installs what cinerec needs on a fresh Debian machine with rustup: `setup.sh` for building
+# the site (wasm target, wasm-pack, wasm-bindgen-cli, binaryen's wasm-opt), `setup.sh test`
+# for the tests too (Chromium, chromedriver, a Korean font). Idempotent, and quiet when
+# everything is there; the first run takes about 8 minutes (two tools compile from source).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+purpose="${1:-build}"
 
 say() { echo "setup: $*" >&2; }
 need_rust() { rustup "$@" >/dev/null; }
@@ -37,6 +39,8 @@ if command -v npm >/dev/null && [[ ! -x .cache/binaryen/node_modules/.bin/wasm-o
     say "installing binaryen 132 (wasm-opt) into .cache/binaryen"
     npm install --silent --no-audit --no-fund --prefix .cache/binaryen binaryen@132 >/dev/null
 fi
+
+[[ $purpose == test ]] || exit 0
 
 # Chromium and its driver for the browser tests; a Korean font for screenshots.
 missing=()
