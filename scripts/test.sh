@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh test
 cargo fmt --all -- --check
+shellcheck scripts/*.sh
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p cinerec-core --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p cinerec-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
@@ -14,3 +15,9 @@ wasm-pack --quiet test --headless --chrome wasm
 ./scripts/build-site.sh
 cargo build -p cinerec-trainer -p cinerec-site
 cargo test -p cinerec-e2e -- --ignored
+
+# The deployment files: the systemd unit (against the binary just built) and the Dockerfile.
+sed "s#/opt/cinerec/bin/cinerec-site#$PWD/target/debug/cinerec-site#" \
+    site/deploy/cinerec-site.service >target/cinerec-site.service
+systemd-analyze verify target/cinerec-site.service
+if command -v hadolint >/dev/null; then hadolint site/deploy/Dockerfile; fi
