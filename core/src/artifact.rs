@@ -8,7 +8,7 @@
 //! | 4 | format version ([`FORMAT_VERSION`]) |
 //! | 8 | payload length |
 //! | 32 | SHA-256 of the payload |
-//! | n | payload: bincode 2 (serde, little-endian, fixed-width integers) of the [`ModelParts`] |
+//! | n | payload: the [`ModelParts`] in bincode 2's layout (little-endian, fixed-width integers; see `codec`) |
 //!
 //! [`decode`] checks all of it (magic, version, length, trailing bytes, checksum, then
 //! [`Model::new`]'s checks of the decoded parts) and returns an [`ArtifactError`]; it never
@@ -18,7 +18,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::codec::{self, MAX_PAYLOAD};
-use crate::model::{Model, ModelError, ModelParts};
+use crate::model::{Model, ModelError};
 
 /// The first eight bytes of every `model.bin`.
 const MAGIC: [u8; 8] = *b"CINEREC\0";
@@ -138,7 +138,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
     if digest.as_slice() != &header[20..52] {
         return Err(ArtifactError::Checksum);
     }
-    let parts: ModelParts = codec::from_bytes(body).map_err(ArtifactError::Decode)?;
+    let parts = codec::from_bytes(body).map_err(ArtifactError::Decode)?;
     let model = Model::new(parts)?;
     if model.digest().as_slice() != digest.as_slice() {
         return Err(ArtifactError::NotCanonical);
@@ -272,20 +272,16 @@ mod tests {
         assert!(message.ends_with("has no catalog entry"), "{message}");
 
         let parts = demo_model().into_parts();
-        let mut mlp = parts.mlp.parts().clone();
-        mlp.w2[0] = f32::INFINITY;
-        // Bypass the checks of Mlp::from_parts, as a broken writer would.
-        let payload = {
-            let mut bytes = codec::to_bytes(&parts);
-            let original = codec::to_bytes(&parts.mlp);
-            let broken = codec::to_bytes(&mlp);
-            let at = bytes
-                .windows(original.len())
-                .position(|window| window == original)
-                .unwrap();
-            bytes[at..at + original.len()].copy_from_slice(&broken);
-            bytes
-        };
+        // Write an infinite first output weight over the real one, as a broken writer would.
+        let mut payload = codec::to_bytes(&parts);
+        let weights = parts.mlp.parts();
+        let original = weights.w2[0].to_le_bytes();
+        let w2_length = (weights.w2.len() as u64).to_le_bytes();
+        let at = payload
+            .windows(12)
+            .position(|window| window[..8] == w2_length && window[8..] == original)
+            .expect("w2 is in the payload");
+        payload[at + 8..at + 12].copy_from_slice(&f32::INFINITY.to_le_bytes());
         assert_eq!(
             decode(&sealed(&payload)).unwrap_err().to_string(),
             "the payload does not decode: w2[0] is not finite"

@@ -1,68 +1,348 @@
-//! The one bincode configuration of the artifact's payload, both ways.
+//! The artifact's payload, both ways, field by field.
 //!
-//! Little-endian, fixed-width integers. Allocation is bounded by the input, whatever its
-//! length prefixes claim: decoding borrows from the input slice, so text is read in place
-//! (see [`owned`]) and fails when fewer bytes follow than claimed, and lists grow only as
-//! their elements are actually read (serde caps what a claimed length preallocates). One
-//! limit, and so one copy of the decoder in the browser's download.
+//! The bytes are bincode 2's standard encoding with little-endian, fixed-width integers (a
+//! test holds this against bincode itself): integers and floats as their little-endian bytes,
+//! text and lists as a `u64` length then their contents, fixed-size arrays as their elements,
+//! enums as a `u32` variant index. The [`ModelParts`], in order:
+//!
+//! | part | fields |
+//! | --- | --- |
+//! | metadata | code_version (text), config (objective, epochs u32, hidden u32, batch_size u32, optimizer, learning_rate f32, seed u64), training_data_sha256 (text), catalog_sha256 (text), rows u64, split_sizes 3 × u64, test (accuracy f64, top10 f64, rows u64), epochs (list of epoch u32, train_loss f64, train_accuracy f64, val_loss f64, val_accuracy f64) |
+//! | scaler | mean 3 × f64, scale 3 × f64 |
+//! | labels | list of u64 |
+//! | mlp | inputs u32, hidden u32, classes u32, w1, b1, w2, b2 (lists of f32) |
+//! | catalog | list of (id u64, title text, poster text, vote_average f64, popularity f64) |
+//!
+//! Written here rather than through serde: the browser decodes every model it shows, and a
+//! reader this size is a fraction of serde's (with the float formatter its errors bring).
+//! Reading never allocates more than the input could hold: a length is checked against the
+//! bytes left before anything is reserved, and text is checked as UTF-8 in place.
 
-use serde::{Deserialize, Serialize};
+use crate::labels::LabelEncoder;
+use crate::mlp::{Mlp, MlpParts};
+use crate::model::{
+    CatalogEntry, EpochReport, Metadata, ModelParts, Objective, Optimizer, TestMetrics, TrainConfig,
+};
+use crate::scaler::{Scaler, FEATURES};
 
-/// The largest payload [`from_bytes`] accepts (64 MiB; the demo model is about 20 KB).
+/// The largest payload [`from_bytes`] accepts (64 MiB; the demo model is about 22 KB).
 pub(crate) const MAX_PAYLOAD: usize = 64 << 20;
 
-/// Encodes plain data (every field of the model's types serialises).
-pub(crate) fn to_bytes<T: Serialize>(value: &T) -> Vec<u8> {
-    let config = bincode::config::standard()
-        .with_little_endian()
-        .with_fixed_int_encoding();
-    bincode::serde::encode_to_vec(value, config)
-        .expect("the model's types are plain data: every field serialises")
+/// The payload of a model.
+pub(crate) fn to_bytes(parts: &ModelParts) -> Vec<u8> {
+    let mut out = Writer(Vec::with_capacity(1024 + 4 * parts.mlp.parts().w2.len()));
+    let ModelParts {
+        metadata,
+        scaler,
+        labels,
+        mlp,
+        catalog,
+    } = parts;
+    out.text(&metadata.code_version);
+    let config = &metadata.config;
+    out.u32(match config.objective {
+        Objective::Item => 0,
+        Objective::CoWatch => 1,
+    });
+    out.u32(config.epochs);
+    out.u32(config.hidden);
+    out.u32(config.batch_size);
+    out.u32(match config.optimizer {
+        Optimizer::Sgd => 0,
+        Optimizer::Adam => 1,
+    });
+    out.f32(config.learning_rate);
+    out.u64(config.seed);
+    out.text(&metadata.training_data_sha256);
+    out.text(&metadata.catalog_sha256);
+    out.u64(metadata.rows);
+    metadata.split_sizes.iter().for_each(|&n| out.u64(n));
+    out.f64(metadata.test.accuracy);
+    out.f64(metadata.test.top10);
+    out.u64(metadata.test.rows);
+    out.u64(metadata.epochs.len() as u64);
+    for epoch in &metadata.epochs {
+        out.u32(epoch.epoch);
+        out.f64(epoch.train_loss);
+        out.f64(epoch.train_accuracy);
+        out.f64(epoch.val_loss);
+        out.f64(epoch.val_accuracy);
+    }
+    scaler.mean.iter().for_each(|&v| out.f64(v));
+    scaler.scale.iter().for_each(|&v| out.f64(v));
+    out.u64(labels.len() as u64);
+    labels.classes().iter().for_each(|&id| out.u64(id));
+    let weights = mlp.parts();
+    out.u32(weights.inputs);
+    out.u32(weights.hidden);
+    out.u32(weights.classes);
+    for values in [&weights.w1, &weights.b1, &weights.w2, &weights.b2] {
+        out.u64(values.len() as u64);
+        values.iter().for_each(|&v| out.f32(v));
+    }
+    out.u64(catalog.len() as u64);
+    for entry in catalog {
+        out.u64(entry.id);
+        out.text(&entry.title);
+        out.text(&entry.poster);
+        out.f64(entry.vote_average);
+        out.f64(entry.popularity);
+    }
+    out.0
 }
 
-/// Decodes all of `bytes` (at most [`MAX_PAYLOAD`]; see the module docs for allocation).
-pub(crate) fn from_bytes<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, String> {
+/// The parts a payload holds, or what is wrong with it (see the module docs).
+pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ModelParts, String> {
     if bytes.len() > MAX_PAYLOAD {
         return Err(format!(
             "{} bytes is above the {MAX_PAYLOAD}-byte limit",
             bytes.len()
         ));
     }
-    let config = bincode::config::standard()
-        .with_little_endian()
-        .with_fixed_int_encoding()
-        .with_limit::<MAX_PAYLOAD>();
-    let (value, read) =
-        bincode::serde::borrow_decode_from_slice::<T, _>(bytes, config).map_err(describe)?;
-    if read != bytes.len() {
-        return Err(format!(
-            "{} bytes left over after the model",
-            bytes.len() - read
-        ));
+    let mut input = Reader { bytes, at: 0 };
+    let metadata = Metadata {
+        code_version: input.text("code_version")?,
+        config: TrainConfig {
+            objective: match input.u32("objective")? {
+                0 => Objective::Item,
+                1 => Objective::CoWatch,
+                other => return Err(format!("objective {other} is not a known objective")),
+            },
+            epochs: input.u32("epochs")?,
+            hidden: input.u32("hidden")?,
+            batch_size: input.u32("batch_size")?,
+            optimizer: match input.u32("optimizer")? {
+                0 => Optimizer::Sgd,
+                1 => Optimizer::Adam,
+                other => return Err(format!("optimizer {other} is not a known optimizer")),
+            },
+            learning_rate: input.f32("learning_rate")?,
+            seed: input.u64("seed")?,
+        },
+        training_data_sha256: input.text("training_data_sha256")?,
+        catalog_sha256: input.text("catalog_sha256")?,
+        rows: input.u64("rows")?,
+        split_sizes: [
+            input.u64("split_sizes")?,
+            input.u64("split_sizes")?,
+            input.u64("split_sizes")?,
+        ],
+        test: TestMetrics {
+            accuracy: input.f64("test.accuracy")?,
+            top10: input.f64("test.top10")?,
+            rows: input.u64("test.rows")?,
+        },
+        epochs: input.list("epochs", 36, |input| {
+            Ok(EpochReport {
+                epoch: input.u32("epoch")?,
+                train_loss: input.f64("train_loss")?,
+                train_accuracy: input.f64("train_accuracy")?,
+                val_loss: input.f64("val_loss")?,
+                val_accuracy: input.f64("val_accuracy")?,
+            })
+        })?,
+    };
+    let mut scaler = Scaler {
+        mean: [0.0; FEATURES],
+        scale: [0.0; FEATURES],
+    };
+    for value in scaler.mean.iter_mut().chain(scaler.scale.iter_mut()) {
+        *value = input.f64("scaler")?;
     }
-    Ok(value)
+    let classes = input.list("labels", 8, |input| input.u64("labels"))?;
+    let labels =
+        LabelEncoder::from_sorted(classes).ok_or("class ids are not strictly ascending")?;
+    let mut weights = MlpParts {
+        inputs: input.u32("mlp.inputs")?,
+        hidden: input.u32("mlp.hidden")?,
+        classes: input.u32("mlp.classes")?,
+        w1: Vec::new(),
+        b1: Vec::new(),
+        w2: Vec::new(),
+        b2: Vec::new(),
+    };
+    for (name, values) in [
+        ("w1", &mut weights.w1),
+        ("b1", &mut weights.b1),
+        ("w2", &mut weights.w2),
+        ("b2", &mut weights.b2),
+    ] {
+        *values = input.list(name, 4, |input| input.f32(name))?;
+    }
+    let mlp = Mlp::from_parts(weights).map_err(|error| error.to_string())?;
+    let catalog = input.list("catalog", 40, |input| {
+        Ok(CatalogEntry {
+            id: input.u64("catalog id")?,
+            title: input.text("title")?,
+            poster: input.text("poster")?,
+            vote_average: input.f64("vote_average")?,
+            popularity: input.f64("popularity")?,
+        })
+    })?;
+    let left = bytes.len() - input.at;
+    if left > 0 {
+        return Err(format!("{left} bytes left over after the model"));
+    }
+    Ok(ModelParts {
+        metadata,
+        scaler,
+        labels,
+        mlp,
+        catalog,
+    })
 }
 
-/// Deserialises text by borrowing it from the input, then owning it: an owned `String` would
-/// be allocated at its claimed length before the bytes are known to exist.
-pub(crate) fn owned<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    <&'de str>::deserialize(deserializer).map(str::to_owned)
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u32(&mut self, value: u32) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn u64(&mut self, value: u64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn f32(&mut self, value: f32) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn f64(&mut self, value: f64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn text(&mut self, value: &str) {
+        self.u64(value.len() as u64);
+        self.0.extend_from_slice(value.as_bytes());
+    }
 }
 
-/// bincode's `Display` is its `Debug`; say the common cases in words.
-fn describe(error: bincode::error::DecodeError) -> String {
-    use bincode::error::DecodeError;
-    match error {
-        DecodeError::OtherString(message) => message,
-        DecodeError::Other(message) => message.to_string(),
-        DecodeError::LimitExceeded => {
-            "a length prefix claims more bytes than the file holds".into()
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// The next `n` bytes; `what` names the field in the error.
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        let left = self.bytes.len() - self.at;
+        if n > left {
+            return Err(format!(
+                "{what}: the payload ends early ({n} bytes needed, {left} left)"
+            ));
         }
-        DecodeError::UnexpectedEnd { additional } => {
-            format!("the payload ends {additional} bytes early")
+        let taken = &self.bytes[self.at..self.at + n];
+        self.at += n;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
+        let mut array = [0u8; N];
+        array.copy_from_slice(self.take(N, what)?);
+        Ok(array)
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
+        self.array(what).map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, String> {
+        self.array(what).map(u64::from_le_bytes)
+    }
+
+    fn f32(&mut self, what: &str) -> Result<f32, String> {
+        self.array(what).map(f32::from_le_bytes)
+    }
+
+    fn f64(&mut self, what: &str) -> Result<f64, String> {
+        self.array(what).map(f64::from_le_bytes)
+    }
+
+    /// A length prefix, refused when `len` elements of at least `element` bytes each could
+    /// not fit in the bytes left: nothing is reserved for what cannot be there.
+    fn len(&mut self, element: usize, what: &str) -> Result<usize, String> {
+        let claimed = self.u64(what)?;
+        let left = (self.bytes.len() - self.at) as u64;
+        if claimed.saturating_mul(element as u64) > left {
+            return Err(format!(
+                "{what}: a length of {claimed} cannot fit in the {left} bytes left"
+            ));
         }
-        DecodeError::InvalidBooleanValue(value) => format!("{value} is not a boolean"),
-        DecodeError::Utf8 { .. } => "a text field is not valid UTF-8".into(),
-        other => other.to_string(),
+        Ok(claimed as usize)
+    }
+
+    fn text(&mut self, what: &str) -> Result<String, String> {
+        let len = self.len(1, what)?;
+        let bytes = self.take(len, what)?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| format!("{what} is not valid UTF-8"))
+    }
+
+    /// A list whose elements take at least `element` bytes each.
+    fn list<T>(
+        &mut self,
+        what: &str,
+        element: usize,
+        mut read: impl FnMut(&mut Reader<'a>) -> Result<T, String>,
+    ) -> Result<Vec<T>, String> {
+        let len = self.len(element, what)?;
+        let mut items = Vec::with_capacity(len);
+        for _ in 0..len {
+            items.push(read(self)?);
+        }
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::demo_model;
+
+    /// The payload is bincode 2's standard, little-endian, fixed-width encoding of the parts:
+    /// written by bincode itself, it is byte for byte what this module writes.
+    #[test]
+    fn the_payload_is_exactly_what_bincode_writes() {
+        let parts = demo_model().into_parts();
+        let config = bincode::config::standard()
+            .with_little_endian()
+            .with_fixed_int_encoding();
+        let by_bincode = bincode::serde::encode_to_vec(&parts, config).unwrap();
+        assert_eq!(to_bytes(&parts), by_bincode);
+        assert_eq!(from_bytes(&by_bincode).unwrap(), parts);
+    }
+
+    #[test]
+    fn lengths_that_cannot_fit_are_refused_before_anything_is_reserved() {
+        let mut bytes = to_bytes(&demo_model().into_parts());
+        bytes[..8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+        assert_eq!(
+            from_bytes(&bytes).unwrap_err(),
+            format!(
+                "code_version: a length of {} cannot fit in the {} bytes left",
+                1u64 << 60,
+                bytes.len() - 8
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_variants_and_bad_text_are_named() {
+        let parts = demo_model().into_parts();
+        let bytes = to_bytes(&parts);
+        let objective_at = 8 + parts.metadata.code_version.len();
+        let mut unknown = bytes.clone();
+        unknown[objective_at] = 7;
+        assert_eq!(
+            from_bytes(&unknown).unwrap_err(),
+            "objective 7 is not a known objective"
+        );
+        let mut garbled = bytes;
+        garbled[8] = 0xFF;
+        assert_eq!(
+            from_bytes(&garbled).unwrap_err(),
+            "code_version is not valid UTF-8"
+        );
     }
 }

@@ -35,7 +35,7 @@ impl LabelEncoder {
     }
 
     /// Rebuilds an encoder from a stored list, which must be strictly ascending.
-    fn from_sorted(classes: Vec<u64>) -> Option<LabelEncoder> {
+    pub(crate) fn from_sorted(classes: Vec<u64>) -> Option<LabelEncoder> {
         classes
             .windows(2)
             .all(|pair| pair[0] < pair[1])

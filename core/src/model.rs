@@ -43,15 +43,12 @@ pub struct ModelParts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
     /// Version of the code that trained it (`cinerec-learn`'s package version).
-    #[serde(deserialize_with = "codec::owned")]
     pub code_version: String,
     /// Hyper-parameters, seed included.
     pub config: TrainConfig,
     /// Hex SHA-256 of the watch log's bytes.
-    #[serde(deserialize_with = "codec::owned")]
     pub training_data_sha256: String,
     /// Hex SHA-256 of the catalog file's bytes.
-    #[serde(deserialize_with = "codec::owned")]
     pub catalog_sha256: String,
     /// Rows in the watch log.
     pub rows: u64,
@@ -134,10 +131,8 @@ pub struct CatalogEntry {
     /// TMDB movie id.
     pub id: u64,
     /// Title to show.
-    #[serde(deserialize_with = "codec::owned")]
     pub title: String,
     /// Poster file name in the posters folder, e.g. `123.jpg`.
-    #[serde(deserialize_with = "codec::owned")]
     pub poster: String,
     /// Mean vote, 0 to 10: the rating feature.
     pub vote_average: f64,

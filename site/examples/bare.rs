@@ -15,7 +15,8 @@ async fn main() {
         .unwrap_or_else(|| "127.0.0.1:18181".into())
         .parse()
         .expect("an address like 127.0.0.1:18181");
-    let get = warp::get().map(|| warp::reply::with_header(BODY, "content-type", "application/json"));
+    let get =
+        warp::get().map(|| warp::reply::with_header(BODY, "content-type", "application/json"));
     let post = warp::post()
         .and(warp::body::bytes())
         .map(|_body: Bytes| warp::reply::with_header(BODY, "content-type", "application/json"));
