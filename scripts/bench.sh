@@ -16,6 +16,13 @@ else
     echo "numpy not installed: skipping the numpy yardstick (pip install numpy threadpoolctl)"
 fi
 
+# The ranking in the shipped page, in Chromium (needs the built site: scripts/build-site.sh).
+if command -v chromedriver >/dev/null && [[ -f site/static/pkg/cinerec_wasm_bg.wasm ]]; then
+    cargo build --quiet -p cinerec-trainer -p cinerec-site
+    cargo test --quiet -p cinerec-e2e -- --ignored the_shipped_page_ranking_speed --nocapture |
+        grep 'shipped page'
+fi
+
 command -v wrk >/dev/null || { echo "wrk not installed: skipping the HTTP benchmark"; exit 0; }
 cargo build --release --quiet -p cinerec-site -p cinerec-trainer --example bare
 [[ -f out/demo/model.bin ]] || target/release/cinerec-trainer pipeline --out out/demo >/dev/null
