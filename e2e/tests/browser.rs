@@ -209,7 +209,11 @@ async fn the_page_ranks_on_the_device_as_the_server_does_learns_from_clicks_and_
 async fn the_shipped_page_ranking_speed() {
     let data = tempfile::tempdir().unwrap();
     pipeline(data.path(), 0);
-    let (_server, address) = site(&data.path().join("model.bin"), &data.path().join("posters"), "127.0.0.1:0");
+    let (_server, address) = site(
+        &data.path().join("model.bin"),
+        &data.path().join("posters"),
+        "127.0.0.1:0",
+    );
     let browser = browser().await;
     let client = &browser.client;
     client.goto(&format!("http://{address}/")).await.unwrap();
