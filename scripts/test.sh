@@ -11,7 +11,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p cinerec-core --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p cinerec-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 cargo test --workspace
-wasm-pack --quiet test --headless --chrome wasm
+wasm-pack test --headless --chrome wasm
 ./scripts/build-site.sh
 cargo build -p cinerec-trainer -p cinerec-site
 cargo test -p cinerec-e2e -- --ignored

@@ -243,3 +243,103 @@ async fn the_shipped_page_ranking_speed() {
         median.as_f64().unwrap()
     );
 }
+
+/// The README's pictures: the page at desktop and phone widths, before and after three
+/// clicks, and the fallback; written to `docs/screenshots/`. Run by hand after a change to
+/// the page's look: `cargo test -p cinerec-e2e -- --ignored screenshots_for_the_readme`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "makes the README's screenshots"]
+async fn screenshots_for_the_readme() {
+    let folder = root().join("docs/screenshots");
+    std::fs::create_dir_all(&folder).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(binary("cinerec-trainer"))
+        .args(["pipeline", "--out"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let (mut server, address) = site(
+        &data.path().join("model.bin"),
+        &data.path().join("posters"),
+        "127.0.0.1:0",
+    );
+    let browser = browser().await;
+    let client = &browser.client;
+    let save = |name: &'static str| {
+        let folder = folder.clone();
+        async move {
+            let png = client.screenshot().await.unwrap();
+            std::fs::write(folder.join(format!("{name}.png")), png).unwrap();
+        }
+    };
+    for (width, height, name) in [(1280, 1180, "desktop"), (360, 1500, "phone")] {
+        client.set_window_size(width, height).await.unwrap();
+        client.goto(&format!("http://{address}/")).await.unwrap();
+        client
+            .execute("localStorage.clear();", vec![])
+            .await
+            .unwrap();
+        client.refresh().await.unwrap();
+        wait_for_cards(client, 10).await;
+        save(if name == "desktop" {
+            "desktop-first-visit"
+        } else {
+            "phone-first-visit"
+        })
+        .await;
+        for _ in 0..3 {
+            let before = cards(client).await;
+            client
+                .find(Locator::Css("#recommendations [data-content-id]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            while cards(client).await.first() == before.first() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        // Move the pointer off the cards, so no card is caught mid-hover.
+        use fantoccini::actions::InputSource;
+        let away = fantoccini::actions::MouseActions::new("mouse".into()).then(
+            fantoccini::actions::PointerAction::MoveTo {
+                duration: None,
+                x: 2.0,
+                y: 2.0,
+            },
+        );
+        client.perform_actions(away).await.unwrap();
+        client
+            .execute(
+                "window.scrollTo(0, 0); document.activeElement.blur();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        save(if name == "desktop" {
+            "desktop-after-three-clicks"
+        } else {
+            "phone-after-three-clicks"
+        })
+        .await;
+    }
+    server.stop();
+    let mut corrupt = read(&data.path().join("model.bin"));
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0xFF;
+    let _stand_in = corrupt_site(address, data.path().join("posters"), corrupt);
+    client.set_window_size(1280, 1000).await.unwrap();
+    client.goto(&format!("http://{address}/")).await.unwrap();
+    while client
+        .find(Locator::Css("#recommendations[data-fallback]"))
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    save("fallback").await;
+}
