@@ -8,6 +8,7 @@ mod metrics;
 mod routes;
 mod server;
 mod state;
+mod write_timeout;
 
 use std::process::ExitCode;
 

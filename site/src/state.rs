@@ -14,9 +14,9 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cinerec_core::{decode, Model, WatchEvent};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::Signal;
 
-use crate::files::Files;
+use crate::files::{self, Files};
 use crate::metrics::Metrics;
 use crate::routes::Cors;
 
@@ -24,8 +24,9 @@ use crate::routes::Cors;
 pub struct Loaded {
     /// The checked model.
     pub model: Model,
-    /// `model.bin` as read.
-    pub bytes: Bytes,
+    /// `model.bin` as read, compressed once per model like the page's files; its ETag is
+    /// the model id.
+    pub file: files::File,
 }
 
 /// Everything a request may need.
@@ -48,10 +49,14 @@ pub struct State {
 pub fn load_model(path: &Path) -> Result<Loaded> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let model = decode(&bytes).with_context(|| format!("loading model {}", path.display()))?;
-    Ok(Loaded {
-        model,
-        bytes: Bytes::from(bytes),
-    })
+    let file = files::File::new(
+        Bytes::from(bytes),
+        "application/octet-stream",
+        model.id().to_string(),
+        // Its weights are floats, but the catalog's titles are text: a sixth smaller or so.
+        true,
+    );
+    Ok(Loaded { model, file })
 }
 
 /// Reads a watch log into each user's events, in log order.
@@ -90,8 +95,12 @@ fn signature(path: &Path) -> Option<Signature> {
 /// Reloads the model on SIGHUP and whenever its file changes (checked every `interval`,
 /// which also catches an atomic rename over it). A file that does not load is refused and
 /// logged; the model already served stays.
-pub async fn watch_model(state: Arc<State>, path: PathBuf, interval: Duration) -> Result<()> {
-    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+pub async fn watch_model(
+    state: Arc<State>,
+    path: PathBuf,
+    mut hangup: Signal,
+    interval: Duration,
+) -> Result<()> {
     let mut seen = signature(&path);
     let mut ticks = tokio::time::interval(interval);
     loop {

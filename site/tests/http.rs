@@ -89,7 +89,12 @@ fn caching_revalidates_the_page_and_the_model_and_keeps_fingerprinted_files() {
 fn text_and_wasm_are_compressed_when_the_client_accepts_it() {
     let site = Site::new();
     let server = site.start(&site.args());
-    for path in ["/app.js", "/pkg/cinerec_wasm_bg.wasm", "/style.css"] {
+    for path in [
+        "/app.js",
+        "/pkg/cinerec_wasm_bg.wasm",
+        "/style.css",
+        "/model.bin",
+    ] {
         let plain = get_with(&server.url(path), &[("accept-encoding", "identity")]);
         assert_eq!(plain.header("content-encoding"), None, "{path}");
         assert_eq!(plain.header("vary"), Some("Accept-Encoding"), "{path}");
@@ -389,6 +394,7 @@ fn health_model_and_metrics_describe_what_is_served() {
     assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/model",le="+Inf"} 1"#));
     assert!(text.contains(&format!(r#"cinerec_model_info{{model_id="{id}"}} 1"#)));
     assert!(text.contains("cinerec_model_reloads_total 0"));
+    assert!(text.contains("cinerec_connections_open "), "{text}");
 }
 
 #[test]
@@ -404,6 +410,13 @@ fn cors_is_same_origin_unless_origins_are_named() {
     let mut args = site.args();
     args.extend(["--cors-origin", "https://app.example", "--cors-origin", "*"].map(String::from));
     let server = site.start(&args);
+    let without_origin = get(&server.url("/batch-predict")).unwrap();
+    assert!(
+        without_origin
+            .header("vary")
+            .is_some_and(|v| v.contains("Origin")),
+        "the answer depends on Origin, so caches must know"
+    );
     let named = [("origin", "https://app.example")];
     assert_eq!(
         get_with(&server.url("/batch-predict"), &named).header("access-control-allow-origin"),
