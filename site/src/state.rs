@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cinerec_core::{decode, Model, WatchEvent};
+use serde_json::value::RawValue;
 use tokio::signal::unix::Signal;
 
 use crate::files::{self, Files};
@@ -27,6 +28,29 @@ pub struct Loaded {
     /// `model.bin` as read, compressed once per model like the page's files; its ETag is
     /// the model id.
     pub file: files::File,
+    /// Each catalog entry as JSON, in catalog order: written once per model, since every
+    /// answer would otherwise escape the same titles again.
+    movies: Vec<Box<RawValue>>,
+}
+
+impl Loaded {
+    /// The JSON of a movie the model ranked (`null` for one it does not have, which `rank`
+    /// never returns).
+    pub fn movie(&self, content_id: u64) -> &RawValue {
+        self.model
+            .catalog()
+            .binary_search_by_key(&content_id, |entry| entry.id)
+            .map_or(RawValue::NULL, |index| &self.movies[index])
+    }
+
+    /// The longest movie JSON, to size an answer's buffer.
+    pub fn movie_json_size(&self) -> usize {
+        self.movies
+            .iter()
+            .map(|movie| movie.get().len())
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Everything a request may need.
@@ -56,7 +80,17 @@ pub fn load_model(path: &Path) -> Result<Loaded> {
         // Its weights are floats, but the catalog's titles are text: a sixth smaller or so.
         true,
     );
-    Ok(Loaded { model, file })
+    let movies = model
+        .catalog()
+        .iter()
+        .map(serde_json::value::to_raw_value)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("writing the catalog of {} as JSON", path.display()))?;
+    Ok(Loaded {
+        model,
+        file,
+        movies,
+    })
 }
 
 /// Reads a watch log into each user's events, in log order.

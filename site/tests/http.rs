@@ -192,9 +192,21 @@ fn batch_predict_answers_the_original_shape_and_more() {
     let ten = get(&server.url("/batch-predict?k=10")).unwrap();
     let ids: Vec<u64> = empty.recommendations.iter().map(|r| r.content_id).collect();
     assert_eq!(ten.json()["recommended_content_id"], serde_json::json!(ids));
-    let items = &ten.json()["items"];
-    assert_eq!(items[0]["title"], empty.recommendations[0].movie.title);
-    assert_eq!(items[0]["poster"], empty.recommendations[0].movie.poster);
+    // recommendations is core's Ranking as JSON, to the byte: titles, posters and all.
+    #[derive(serde::Deserialize)]
+    struct Raw<'a> {
+        #[serde(borrow)]
+        recommendations: &'a serde_json::value::RawValue,
+    }
+    let raw: Raw = serde_json::from_slice(&ten.body).unwrap();
+    assert_eq!(
+        raw.recommendations.get(),
+        serde_json::to_string(&empty.recommendations).unwrap()
+    );
+    assert_eq!(
+        ten.json()["recommendations"][0]["movie"]["title"],
+        empty.recommendations[0].movie.title
+    );
 
     let all = get(&server.url("/batch-predict?k=1000")).unwrap().json();
     assert_eq!(all["k"], 1000);
