@@ -36,12 +36,15 @@ use crate::write_timeout::WriteTimeout;
 
 /// Loads everything, then serves until SIGTERM or Ctrl-C.
 pub fn run(args: Args) -> Result<()> {
+    // One line per request, written out in batches (see `log`); the guard writes what is
+    // left when `run` returns.
+    let (log, _flush_on_return) = crate::log::batched(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(log)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();

@@ -108,7 +108,13 @@ fn a_replaced_model_file_is_served_on_the_next_request_and_a_bad_one_is_refused(
             .contains("cinerec_model_reload_failures_total 1")
     }));
     assert!(server.wait_for_model(&second, Duration::from_secs(1)));
-    assert!(server.log().contains("model refused"), "{}", server.log());
+    assert!(
+        support::wait_until(Duration::from_secs(5), || server
+            .log()
+            .contains("model refused")),
+        "{}",
+        server.log()
+    );
 
     // SIGHUP reloads at once, without waiting for the next look at the file.
     let mut args_slow = site.args();
