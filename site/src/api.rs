@@ -40,19 +40,12 @@ impl Problem {
     }
 }
 
-/// One event of a request's history.
-#[derive(Debug, Deserialize)]
-struct Event {
-    content_id: u64,
-    watch_seconds: f64,
-}
-
 /// `POST /batch-predict`'s body.
 #[derive(Debug, Deserialize)]
 struct BatchRequest {
     k: Option<u64>,
     #[serde(default)]
-    history: Vec<Event>,
+    history: Vec<WatchEvent>,
 }
 
 /// The original's `POST /predict` body: one event with the movie's features. The ranking
@@ -140,15 +133,7 @@ pub fn batch_predict_post(state: &State, body: &[u8]) -> Result<Response<Bytes>,
             request.history.len()
         )));
     }
-    let history: Vec<WatchEvent> = request
-        .history
-        .iter()
-        .map(|event| WatchEvent {
-            content_id: event.content_id,
-            watch_seconds: event.watch_seconds,
-        })
-        .collect();
-    answer(&state.model.load(), &history, k)
+    answer(&state.model.load(), &request.history, k)
 }
 
 /// `POST /predict`: the top movie after one watch, for the original's clients.
@@ -212,12 +197,12 @@ pub fn model(state: &State) -> Response<Bytes> {
 pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
     json_bytes(
         status,
-        serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()),
+        Bytes::from(serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())),
     )
 }
 
-fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(body));
+fn json_bytes(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -229,6 +214,18 @@ fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {
 }
 
 fn answer(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Response<Bytes>, Problem> {
+    let body = if history.is_empty() {
+        loaded
+            .empty_history_answer(k, || ranked(loaded, history, k))
+            .unwrap_or_else(|| ranked(loaded, history, k))?
+    } else {
+        ranked(loaded, history, k)?
+    };
+    Ok(json_bytes(StatusCode::OK, body))
+}
+
+/// The body of `/batch-predict`'s answer: `history` ranked by core.
+fn ranked(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Bytes, Problem> {
     let wanted = usize::try_from(k).unwrap_or(usize::MAX);
     let ranking = rank(&loaded.model, history, wanted).map_err(rank_problem)?;
     let recommendations = &ranking.recommendations;
@@ -254,7 +251,7 @@ fn answer(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Response<By
         status: StatusCode::INTERNAL_SERVER_ERROR,
         message: format!("the answer could not be written: {error}"),
     })?;
-    Ok(json_bytes(StatusCode::OK, body))
+    Ok(Bytes::from(body))
 }
 
 fn rank_problem(error: RankError) -> Problem {

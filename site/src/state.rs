@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -31,7 +31,15 @@ pub struct Loaded {
     /// Each catalog entry as JSON, in catalog order: written once per model, since every
     /// answer would otherwise escape the same titles again.
     movies: Vec<Box<RawValue>>,
+    /// The answers for the empty history (a new visitor, `GET /batch-predict?k=N` without a
+    /// user), by `k - 1` up to [`MEMO_K`]: a pure function of the model and `k`, so each is
+    /// ranked once, when first asked for, and goes with its model when a new one is loaded.
+    empty_history: Vec<OnceLock<Bytes>>,
 }
+
+/// The largest `k` whose empty-history answer is kept (the page asks for 10, the original
+/// API's default was 5); larger ones are ranked on every request.
+pub const MEMO_K: usize = 100;
 
 impl Loaded {
     /// The JSON of a movie the model ranked (`null` for one it does not have, which `rank`
@@ -41,6 +49,23 @@ impl Loaded {
             .catalog()
             .binary_search_by_key(&content_id, |entry| entry.id)
             .map_or(RawValue::NULL, |index| &self.movies[index])
+    }
+
+    /// The answer for the empty history and `k`, made by `make` the first time it is asked
+    /// for; `None` when `k` is above [`MEMO_K`].
+    pub fn empty_history_answer<E>(
+        &self,
+        k: u64,
+        make: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Option<Result<Bytes, E>> {
+        let slot = self
+            .empty_history
+            .get(usize::try_from(k).ok()?.checked_sub(1)?)?;
+        if let Some(body) = slot.get() {
+            return Some(Ok(body.clone()));
+        }
+        // Two requests may both rank it the first time: the same bytes, so either may stay.
+        Some(make().map(|body| slot.get_or_init(|| body).clone()))
     }
 
     /// The longest movie JSON, to size an answer's buffer.
@@ -90,6 +115,7 @@ pub fn load_model(path: &Path) -> Result<Loaded> {
         model,
         file,
         movies,
+        empty_history: (0..MEMO_K).map(|_| OnceLock::new()).collect(),
     })
 }
 
