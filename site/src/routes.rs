@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use warp::path::FullPath;
 use warp::Filter;
@@ -363,6 +363,12 @@ where
         }
         Ok(bytes.freeze())
     };
+    // A small body has usually arrived with the headers: read it without a timer, since
+    // starting and cancelling one for every request cost more than ranking 20 events.
+    let mut collect = std::pin::pin!(collect);
+    if let Some(read) = (&mut collect).now_or_never() {
+        return read;
+    }
     tokio::time::timeout(timeout, collect)
         .await
         .unwrap_or_else(|_| {
