@@ -7,6 +7,7 @@ use cinerec_core::{rank, Metadata, RankError, WatchEvent, FORMAT_VERSION};
 use http::{header, HeaderValue, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::state::{Loaded, State};
 
@@ -39,19 +40,12 @@ impl Problem {
     }
 }
 
-/// One event of a request's history.
-#[derive(Debug, Deserialize)]
-struct Event {
-    content_id: u64,
-    watch_seconds: f64,
-}
-
 /// `POST /batch-predict`'s body.
 #[derive(Debug, Deserialize)]
 struct BatchRequest {
     k: Option<u64>,
     #[serde(default)]
-    history: Vec<Event>,
+    history: Vec<WatchEvent>,
 }
 
 /// The original's `POST /predict` body: one event with the movie's features. The ranking
@@ -67,25 +61,25 @@ struct PredictRequest {
     popularity: Option<f64>,
 }
 
-/// One recommended movie, as the answer lists it.
+/// One recommended movie, as the answer lists it: core's `Recommendation` to the byte, with
+/// the movie's JSON made once per model (see [`Loaded::movies`]) instead of per answer.
 #[derive(Debug, Serialize)]
 struct Item<'a> {
     content_id: u64,
     score: f32,
-    title: &'a str,
-    poster: &'a str,
-    vote_average: f64,
+    movie: &'a RawValue,
 }
 
-/// `/batch-predict`'s answer; `recommended_content_id` is the original API's field.
+/// `/batch-predict`'s answer; `recommended_content_id` is the original API's field, and
+/// `recommendations` with `ignored` is core's `Ranking` as JSON.
 #[derive(Debug, Serialize)]
 struct BatchAnswer<'a> {
     recommended_content_id: Vec<u64>,
     scores: Vec<f32>,
     model_id: &'a str,
     k: u64,
-    ignored: Vec<u64>,
-    items: Vec<Item<'a>>,
+    ignored: &'a [u64],
+    recommendations: Vec<Item<'a>>,
 }
 
 /// `GET /batch-predict?k=N[&user_id=U]`.
@@ -139,15 +133,7 @@ pub fn batch_predict_post(state: &State, body: &[u8]) -> Result<Response<Bytes>,
             request.history.len()
         )));
     }
-    let history: Vec<WatchEvent> = request
-        .history
-        .iter()
-        .map(|event| WatchEvent {
-            content_id: event.content_id,
-            watch_seconds: event.watch_seconds,
-        })
-        .collect();
-    answer(&state.model.load(), &history, k)
+    answer(&state.model.load(), &request.history, k)
 }
 
 /// `POST /predict`: the top movie after one watch, for the original's clients.
@@ -209,8 +195,14 @@ pub fn model(state: &State) -> Response<Bytes> {
 
 /// A JSON answer that caches must not keep (it depends on the model being served).
 pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = Response::new(Bytes::from(body));
+    json_bytes(
+        status,
+        Bytes::from(serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())),
+    )
+}
+
+fn json_bytes(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -222,29 +214,44 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
 }
 
 fn answer(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Response<Bytes>, Problem> {
+    let body = if history.is_empty() {
+        loaded
+            .empty_history_answer(k, || ranked(loaded, history, k))
+            .unwrap_or_else(|| ranked(loaded, history, k))?
+    } else {
+        ranked(loaded, history, k)?
+    };
+    Ok(json_bytes(StatusCode::OK, body))
+}
+
+/// The body of `/batch-predict`'s answer: `history` ranked by core.
+fn ranked(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Bytes, Problem> {
     let wanted = usize::try_from(k).unwrap_or(usize::MAX);
     let ranking = rank(&loaded.model, history, wanted).map_err(rank_problem)?;
     let recommendations = &ranking.recommendations;
-    Ok(json(
-        StatusCode::OK,
-        &BatchAnswer {
-            recommended_content_id: recommendations.iter().map(|r| r.content_id).collect(),
-            scores: recommendations.iter().map(|r| r.score).collect(),
-            model_id: loaded.model.id(),
-            k,
-            ignored: ranking.ignored.clone(),
-            items: recommendations
-                .iter()
-                .map(|r| Item {
-                    content_id: r.content_id,
-                    score: r.score,
-                    title: &r.movie.title,
-                    poster: &r.movie.poster,
-                    vote_average: r.movie.vote_average,
-                })
-                .collect(),
-        },
-    ))
+    let answer = BatchAnswer {
+        recommended_content_id: recommendations.iter().map(|r| r.content_id).collect(),
+        scores: recommendations.iter().map(|r| r.score).collect(),
+        model_id: loaded.model.id(),
+        k,
+        ignored: &ranking.ignored,
+        recommendations: recommendations
+            .iter()
+            .map(|r| Item {
+                content_id: r.content_id,
+                score: r.score,
+                movie: loaded.movie(r.content_id),
+            })
+            .collect(),
+    };
+    // Sized for the answer up front: growing the buffer cost more than writing it.
+    let mut body =
+        Vec::with_capacity(256 + recommendations.len() * (64 + loaded.movie_json_size()));
+    serde_json::to_writer(&mut body, &answer).map_err(|error| Problem {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("the answer could not be written: {error}"),
+    })?;
+    Ok(Bytes::from(body))
 }
 
 fn rank_problem(error: RankError) -> Problem {

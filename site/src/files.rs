@@ -9,7 +9,9 @@
 //! Cost: each file is read, hashed (its ETag) and compressed (gzip and brotli, for text and
 //! WebAssembly) once, and kept while its size, modification time and inode stay the same; a
 //! request costs a `stat` and a map look-up. The cache is bounded; past the bound it starts
-//! over.
+//! over. The page's folder is read once at start ([`Files::warm`]), so even the first visitor
+//! gets the compressed files at once. Reading and compressing block, so callers on the async
+//! runtime go through `block_in_place` or a blocking task.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -20,13 +22,15 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
 /// The largest file served (a poster is tens of KB, the wasm package tens more).
 const MAX_FILE: u64 = 32 << 20;
 /// The most bytes the cache keeps (all variants); past it the cache is emptied.
 const MAX_CACHE: usize = 256 << 20;
+/// The most files read ahead at start (a folder of the page, not of the posters).
+const MAX_WARM: usize = 1000;
 
 /// Which folder a request reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,22 +50,53 @@ pub struct Files {
 
 #[derive(Default)]
 struct Cache {
-    files: HashMap<PathBuf, Arc<File>>,
+    files: HashMap<PathBuf, (Signature, Arc<File>)>,
     bytes: usize,
 }
 
 /// One file, ready to send.
 pub struct File {
-    signature: Signature,
     /// Its `Content-Type`.
-    pub content_type: &'static str,
+    content_type: &'static str,
     /// The bytes as stored.
-    pub identity: Bytes,
+    identity: Bytes,
     /// Gzip and brotli versions, when compressing pays.
     gzip: Option<Bytes>,
     brotli: Option<Bytes>,
-    /// The first 16 hex digits of the bytes' SHA-256.
+    /// What the ETags are made of: it changes whenever the bytes do.
     hash: String,
+}
+
+impl File {
+    /// `bytes` ready to send as `content_type`, compressed now when `compress` is asked and
+    /// it pays; `hash` must change whenever the bytes do (it makes the ETags).
+    pub fn new(bytes: Bytes, content_type: &'static str, hash: String, compress: bool) -> File {
+        let compressible = compress && bytes.len() > 256;
+        let smaller =
+            |compressed: Vec<u8>| (compressed.len() < bytes.len()).then(|| Bytes::from(compressed));
+        let (gzip, brotli) = if compressible {
+            (
+                gzip(&bytes).and_then(smaller),
+                brotli(&bytes).and_then(smaller),
+            )
+        } else {
+            (None, None)
+        };
+        File {
+            content_type,
+            identity: bytes,
+            gzip,
+            brotli,
+            hash,
+        }
+    }
+
+    /// The bytes kept for this file, all encodings counted.
+    fn size(&self) -> usize {
+        self.identity.len()
+            + self.gzip.as_ref().map_or(0, Bytes::len)
+            + self.brotli.as_ref().map_or(0, Bytes::len)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,24 +136,51 @@ impl Files {
         };
         let path = resolve(root, raw)?;
         let signature = signature(&path)?;
-        if let Some(file) = self.lock().files.get(&path) {
-            if file.signature == signature {
+        if let Some((seen, file)) = self.lock().files.get(&path) {
+            if *seen == signature {
                 return Some(file.clone());
             }
         }
-        let file = Arc::new(read(&path, signature)?);
+        let file = Arc::new(read(&path)?);
+        if self::signature(&path).as_ref() != Some(&signature) {
+            // Changed while being read: serve what was read, but do not keep it.
+            return Some(file);
+        }
         let mut cache = self.lock();
-        let size = file.identity.len()
-            + file.gzip.as_ref().map_or(0, Bytes::len)
-            + file.brotli.as_ref().map_or(0, Bytes::len);
+        let size = file.size();
         if cache.bytes + size > MAX_CACHE {
             *cache = Cache::default();
         }
         cache.bytes += size;
-        if let Some(old) = cache.files.insert(path, file.clone()) {
-            cache.bytes = cache.bytes.saturating_sub(old.identity.len());
+        if let Some((_, old)) = cache.files.insert(path, (signature, file.clone())) {
+            cache.bytes = cache.bytes.saturating_sub(old.size());
         }
         Some(file)
+    }
+
+    /// Reads, hashes and compresses every file of the page's folder that could be served
+    /// (at most [`MAX_WARM`] of them), so that no visitor waits for it.
+    pub fn warm(&self) {
+        let mut folders = vec![(self.static_root.clone(), String::new())];
+        let mut served = 0;
+        while let Some((folder, prefix)) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let Some(name) = name.to_str().filter(|name| !name.starts_with('.')) else {
+                    continue;
+                };
+                let url = format!("{prefix}{}", utf8_percent_encode(name, NON_ALPHANUMERIC));
+                if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                    folders.push((entry.path(), format!("{url}/")));
+                } else if served < MAX_WARM {
+                    served += usize::from(self.find(Root::Static, &url).is_some());
+                }
+            }
+        }
+        tracing::debug!(files = served, "the page's folder is ready");
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -159,7 +221,7 @@ fn signature(path: &Path) -> Option<Signature> {
     })
 }
 
-fn read(path: &Path, signature: Signature) -> Option<File> {
+fn read(path: &Path) -> Option<File> {
     let bytes = std::fs::read(path).ok()?;
     if bytes.len() as u64 > MAX_FILE {
         return None;
@@ -169,29 +231,17 @@ fn read(path: &Path, signature: Signature) -> Option<File> {
         .and_then(|extension| extension.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let hash = Sha256::digest(&bytes)[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     let content_type = content_type(&extension);
-    let compressible = is_compressible(content_type) && bytes.len() > 256;
-    let smaller =
-        |compressed: Vec<u8>| (compressed.len() < bytes.len()).then(|| Bytes::from(compressed));
-    let (gzip, brotli) = if compressible {
-        (
-            gzip(&bytes).and_then(smaller),
-            brotli(&bytes).and_then(smaller),
-        )
-    } else {
-        (None, None)
-    };
-    Some(File {
-        signature,
+    Some(File::new(
+        Bytes::from(bytes),
         content_type,
-        hash: Sha256::digest(&bytes)[..8]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect(),
-        identity: Bytes::from(bytes),
-        gzip,
-        brotli,
-    })
+        hash,
+        is_compressible(content_type),
+    ))
 }
 
 fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -291,7 +341,7 @@ pub fn respond(
 }
 
 /// A 200 with `body`, or a 304 when `If-None-Match` names `etag`.
-pub fn entity(
+fn entity(
     body: Bytes,
     etag: &str,
     request: &HeaderMap,

@@ -4,10 +4,12 @@
 mod api;
 mod cli;
 mod files;
+mod log;
 mod metrics;
 mod routes;
 mod server;
 mod state;
+mod write_timeout;
 
 use std::process::ExitCode;
 

@@ -1,9 +1,11 @@
 //! `/metrics` in Prometheus' text format: requests by route and status, a latency histogram
-//! by route, the model being served, and model reloads and their failures.
+//! by route, the model being served, model reloads and their failures, and connections (open
+//! now and accepted in all: many open and few requests is what slow clients look like).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -15,6 +17,18 @@ const BUCKETS: [f64; 14] = [
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// Counted outside the lock: they change once per connection, not per request.
+    connections_open: Arc<AtomicU64>,
+    connections_total: AtomicU64,
+}
+
+/// An open connection, counted until dropped.
+pub struct OpenConnection(Arc<AtomicU64>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -61,6 +75,13 @@ impl Metrics {
         }
         histogram.count += 1;
         histogram.sum += seconds;
+    }
+
+    /// A connection was accepted; it counts as open until the guard is dropped.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self.connections_open.clone())
     }
 
     /// A new model is being served.
@@ -141,6 +162,26 @@ impl Metrics {
             "cinerec_model_reload_failures_total {}",
             inner.reload_failures
         );
+        let _ = writeln!(
+            out,
+            "# HELP cinerec_connections_open Client connections open now."
+        );
+        let _ = writeln!(out, "# TYPE cinerec_connections_open gauge");
+        let _ = writeln!(
+            out,
+            "cinerec_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cinerec_connections_total Client connections accepted."
+        );
+        let _ = writeln!(out, "# TYPE cinerec_connections_total counter");
+        let _ = writeln!(
+            out,
+            "cinerec_connections_total {}",
+            self.connections_total.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -175,5 +216,12 @@ mod tests {
         assert!(text.contains(r#"cinerec_model_info{model_id="def"} 1"#));
         assert!(text.contains("cinerec_model_reloads_total 1"));
         assert!(text.contains("cinerec_model_reload_failures_total 1"));
+        let open = metrics.connection_opened();
+        drop(metrics.connection_opened());
+        let text = metrics.render();
+        assert!(text.contains("cinerec_connections_open 1\n"), "{text}");
+        assert!(text.contains("cinerec_connections_total 2\n"), "{text}");
+        drop(open);
+        assert!(metrics.render().contains("cinerec_connections_open 0\n"));
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use warp::path::FullPath;
 use warp::Filter;
@@ -70,6 +70,11 @@ impl Cors {
             cors.origins.push(value.to_ascii_lowercase());
         }
         Ok(cors)
+    }
+
+    /// Whether any other origin may call the API.
+    fn is_configured(&self) -> bool {
+        self.any_get || !self.origins.is_empty()
     }
 
     /// The `Access-Control-Allow-Origin` for a request from `origin` by `method`.
@@ -174,7 +179,7 @@ where
             let answer = if read {
                 api::batch_predict_get(state, query)
             } else if *method == Method::POST {
-                match read_body(body, state.request_timeout).await {
+                match read_body(body, headers, state.request_timeout).await {
                     Ok(bytes) => api::batch_predict_post(state, &bytes),
                     Err(problem) => Err(problem),
                 }
@@ -185,7 +190,7 @@ where
         }
         "/predict" => {
             let answer = if *method == Method::POST {
-                match read_body(body, state.request_timeout).await {
+                match read_body(body, headers, state.request_timeout).await {
                     Ok(bytes) => api::predict(state, &bytes),
                     Err(problem) => Err(problem),
                 }
@@ -208,18 +213,7 @@ where
                 "/healthz" => api::healthz(state),
                 "/model" => api::model(state),
                 "/metrics" => text(state.metrics.render()),
-                _ => {
-                    let loaded = state.model.load();
-                    let etag = format!("\"{}\"", loaded.model.id());
-                    files::entity(
-                        loaded.bytes.clone(),
-                        &etag,
-                        headers,
-                        head,
-                        "application/octet-stream",
-                        "no-cache",
-                    )
-                }
+                _ => files::respond(&state.model.load().file, headers, head, "no-cache"),
             };
             (route, Ok(answer))
         }
@@ -236,7 +230,10 @@ where
             if !read {
                 return (route, Err(not_allowed(method, "GET, HEAD")));
             }
-            let answer = match state.files.find(root, file) {
+            // A file not read yet is read and compressed here: let the runtime move its
+            // other connections to another thread meanwhile.
+            let found = tokio::task::block_in_place(|| state.files.find(root, file));
+            let answer = match found {
                 Some(found) => Ok(files::respond(
                     &found,
                     headers,
@@ -269,8 +266,12 @@ fn decorate(response: &mut Response<Bytes>, method: &Method, request: &HeaderMap
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if let Some(origin) = request.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+    if cors.is_configured() {
+        // Whether the answer carries Access-Control-Allow-Origin depends on the request's
+        // Origin: a shared cache must not hand one origin's answer to another.
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    if let Some(origin) = request.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         if let Some(allowed) = cors.allow(origin, method) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
         }
@@ -324,22 +325,34 @@ fn text(body: String) -> Response<Bytes> {
 }
 
 /// The whole body, at most [`MAX_BODY`] bytes, within `timeout`: a slow or endless body is
-/// cut off, never buffered without bound.
-async fn read_body<S, B>(mut body: S, timeout: Duration) -> Result<Bytes, Problem>
+/// cut off, never buffered without bound; one announced too large is refused unread.
+async fn read_body<S, B>(
+    mut body: S,
+    headers: &HeaderMap,
+    timeout: Duration,
+) -> Result<Bytes, Problem>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
+    let too_large = || Problem {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        message: format!("the body is larger than {MAX_BODY} bytes"),
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY as u64) {
+        return Err(too_large());
+    }
     let collect = async {
         let mut bytes = BytesMut::new();
         while let Some(chunk) = body.next().await {
             let mut chunk =
                 chunk.map_err(|_| Problem::bad("the request body could not be read"))?;
             if bytes.len() + chunk.remaining() > MAX_BODY {
-                return Err(Problem {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    message: format!("the body is larger than {MAX_BODY} bytes"),
-                });
+                return Err(too_large());
             }
             while chunk.has_remaining() {
                 let part = chunk.chunk();
@@ -350,6 +363,12 @@ where
         }
         Ok(bytes.freeze())
     };
+    // A small body has usually arrived with the headers: read it without a timer, since
+    // starting and cancelling one for every request cost more than ranking 20 events.
+    let mut collect = std::pin::pin!(collect);
+    if let Some(read) = (&mut collect).now_or_never() {
+        return read;
+    }
     tokio::time::timeout(timeout, collect)
         .await
         .unwrap_or_else(|_| {

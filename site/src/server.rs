@@ -3,11 +3,16 @@
 //!
 //! warp's own `serve` sets no header-read timeout, so connections are served here with hyper
 //! directly: a client has `--request-timeout` to send its headers (hyper closes the connection
-//! otherwise) and as long again for its body (see `routes`), so a client that sends half a
-//! request, or trickles it, is cut off. Each connection is a task, not a thread, so many slow
-//! clients cost memory, not service; `--max-connections` bounds them (further ones wait to be
-//! accepted). SIGTERM or Ctrl-C stops accepting, lets requests in flight finish for
-//! `--shutdown-grace`, then exits.
+//! otherwise; an idle keep-alive connection too) and as long again for its body (see `routes`),
+//! so a client that sends half a request, or trickles it, is cut off; a client that stops
+//! reading its answer is cut off after as long without progress (`write_timeout`). Each
+//! connection is a task, not a thread, so many slow clients cost memory, not service;
+//! `--max-connections` bounds them (further ones wait to be accepted), and since every slow
+//! client is cut off within the timeout, a full house frees up within it too. SIGTERM or
+//! Ctrl-C stops accepting, lets requests in flight finish for `--shutdown-grace`, then exits.
+//!
+//! The signal handlers are installed before the server says it is listening: until then,
+//! SIGHUP or SIGTERM would still have their default action and kill the process.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +24,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::Semaphore;
 
 use crate::cli::Args;
@@ -27,15 +32,19 @@ use crate::files::Files;
 use crate::metrics::Metrics;
 use crate::routes::{self, Cors};
 use crate::state::{self, State};
+use crate::write_timeout::WriteTimeout;
 
 /// Loads everything, then serves until SIGTERM or Ctrl-C.
 pub fn run(args: Args) -> Result<()> {
+    // One line per request, written out in batches (see `log`); the guard writes what is
+    // left when `run` returns.
+    let (log, _flush_on_return) = crate::log::batched(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(log)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
@@ -65,17 +74,27 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let address = listener.local_addr().context("reading the bound address")?;
+    let hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    let mut stop = std::pin::pin!(stop_signal(
+        signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+    ));
+    tokio::spawn(watch(
+        state.clone(),
+        args.model.clone(),
+        hangup,
+        Duration::from_secs_f64(args.watch_interval),
+    ));
+    tokio::task::spawn_blocking({
+        let state = state.clone();
+        move || state.files.warm()
+    });
     tracing::info!(
         model_id = %state.model.load().model.id(),
         "serving on http://{address}"
     );
-    tokio::spawn(watch(
-        state.clone(),
-        args.model.clone(),
-        Duration::from_secs_f64(args.watch_interval),
-    ));
 
-    let service = warp::service(routes::filter(state));
+    let service = warp::service(routes::filter(state.clone()));
     let mut connections = http1::Builder::new();
     connections
         .timer(TokioTimer::new())
@@ -83,7 +102,6 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
         .keep_alive(true);
     let limit = Arc::new(Semaphore::new(args.max_connections as usize));
     let graceful = GracefulShutdown::new();
-    let mut stop = std::pin::pin!(stop_signal());
     loop {
         let permit = tokio::select! {
             permit = limit.clone().acquire_owned() => permit.context("the connection limit closed")?,
@@ -102,15 +120,18 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
             () = &mut stop => break,
         };
         let connection = connections.serve_connection(
-            TokioIo::new(stream),
+            TokioIo::new(WriteTimeout::new(stream, args.request_timeout())),
             TowerToHyperService::new(service.clone()),
         );
         let connection = graceful.watch(connection);
+        let open = state.metrics.connection_opened();
         tokio::spawn(async move {
-            // A client that goes away or sends garbage ends only its own connection.
+            // A client that goes away, sends garbage or stops reading ends only its own
+            // connection.
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(open);
             drop(permit);
         });
     }
@@ -126,27 +147,16 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
     Ok(())
 }
 
-async fn watch(state: Arc<State>, path: std::path::PathBuf, interval: Duration) {
-    if let Err(error) = state::watch_model(state, path, interval).await {
+async fn watch(state: Arc<State>, path: std::path::PathBuf, hangup: Signal, interval: Duration) {
+    if let Err(error) = state::watch_model(state, path, hangup, interval).await {
         tracing::error!(error = %format!("{error:#}"), "the model will not be reloaded");
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C (SIGINT).
-async fn stop_signal() {
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                terminate.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
+/// Resolves on SIGTERM or Ctrl-C (SIGINT), whose handlers the caller installed.
+async fn stop_signal(mut terminate: Signal, mut interrupt: Signal) {
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C"),
-        () = terminate => tracing::info!("SIGTERM"),
+        _ = interrupt.recv() => tracing::info!("Ctrl-C"),
+        _ = terminate.recv() => tracing::info!("SIGTERM"),
     }
 }

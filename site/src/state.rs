@@ -7,16 +7,17 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cinerec_core::{decode, Model, WatchEvent};
-use tokio::signal::unix::{signal, SignalKind};
+use serde_json::value::RawValue;
+use tokio::signal::unix::Signal;
 
-use crate::files::Files;
+use crate::files::{self, Files};
 use crate::metrics::Metrics;
 use crate::routes::Cors;
 
@@ -24,8 +25,57 @@ use crate::routes::Cors;
 pub struct Loaded {
     /// The checked model.
     pub model: Model,
-    /// `model.bin` as read.
-    pub bytes: Bytes,
+    /// `model.bin` as read, compressed once per model like the page's files; its ETag is
+    /// the model id.
+    pub file: files::File,
+    /// Each catalog entry as JSON, in catalog order: written once per model, since every
+    /// answer would otherwise escape the same titles again.
+    movies: Vec<Box<RawValue>>,
+    /// The answers for the empty history (a new visitor, `GET /batch-predict?k=N` without a
+    /// user), by `k - 1` up to [`MEMO_K`]: a pure function of the model and `k`, so each is
+    /// ranked once, when first asked for, and goes with its model when a new one is loaded.
+    empty_history: Vec<OnceLock<Bytes>>,
+}
+
+/// The largest `k` whose empty-history answer is kept (the page asks for 10, the original
+/// API's default was 5); larger ones are ranked on every request.
+pub const MEMO_K: usize = 100;
+
+impl Loaded {
+    /// The JSON of a movie the model ranked (`null` for one it does not have, which `rank`
+    /// never returns).
+    pub fn movie(&self, content_id: u64) -> &RawValue {
+        self.model
+            .catalog()
+            .binary_search_by_key(&content_id, |entry| entry.id)
+            .map_or(RawValue::NULL, |index| &self.movies[index])
+    }
+
+    /// The answer for the empty history and `k`, made by `make` the first time it is asked
+    /// for; `None` when `k` is above [`MEMO_K`].
+    pub fn empty_history_answer<E>(
+        &self,
+        k: u64,
+        make: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Option<Result<Bytes, E>> {
+        let slot = self
+            .empty_history
+            .get(usize::try_from(k).ok()?.checked_sub(1)?)?;
+        if let Some(body) = slot.get() {
+            return Some(Ok(body.clone()));
+        }
+        // Two requests may both rank it the first time: the same bytes, so either may stay.
+        Some(make().map(|body| slot.get_or_init(|| body).clone()))
+    }
+
+    /// The longest movie JSON, to size an answer's buffer.
+    pub fn movie_json_size(&self) -> usize {
+        self.movies
+            .iter()
+            .map(|movie| movie.get().len())
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Everything a request may need.
@@ -48,9 +98,24 @@ pub struct State {
 pub fn load_model(path: &Path) -> Result<Loaded> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let model = decode(&bytes).with_context(|| format!("loading model {}", path.display()))?;
+    let file = files::File::new(
+        Bytes::from(bytes),
+        "application/octet-stream",
+        model.id().to_string(),
+        // Its weights are floats, but the catalog's titles are text: a sixth smaller or so.
+        true,
+    );
+    let movies = model
+        .catalog()
+        .iter()
+        .map(serde_json::value::to_raw_value)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("writing the catalog of {} as JSON", path.display()))?;
     Ok(Loaded {
         model,
-        bytes: Bytes::from(bytes),
+        file,
+        movies,
+        empty_history: (0..MEMO_K).map(|_| OnceLock::new()).collect(),
     })
 }
 
@@ -90,8 +155,12 @@ fn signature(path: &Path) -> Option<Signature> {
 /// Reloads the model on SIGHUP and whenever its file changes (checked every `interval`,
 /// which also catches an atomic rename over it). A file that does not load is refused and
 /// logged; the model already served stays.
-pub async fn watch_model(state: Arc<State>, path: PathBuf, interval: Duration) -> Result<()> {
-    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+pub async fn watch_model(
+    state: Arc<State>,
+    path: PathBuf,
+    mut hangup: Signal,
+    interval: Duration,
+) -> Result<()> {
     let mut seen = signature(&path);
     let mut ticks = tokio::time::interval(interval);
     loop {

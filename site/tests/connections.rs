@@ -79,40 +79,138 @@ fn a_body_that_never_finishes_is_answered_408() {
 }
 
 #[test]
-fn sigterm_lets_a_request_in_flight_finish_then_stops() {
+fn sigterm_and_ctrl_c_let_a_request_in_flight_finish_then_stop() {
+    for signal in ["TERM", "INT"] {
+        let site = Site::new();
+        let mut args = site.args();
+        args.extend(["--request-timeout", "20"].map(String::from));
+        let mut server = site.start(&args);
+        let body = br#"{"k":3,"history":[]}"#;
+        let mut stream = TcpStream::connect(server.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "POST /batch-predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        stream.write_all(&body[..5]).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        server.signal(signal);
+        std::thread::sleep(Duration::from_millis(300));
+        stream.write_all(&body[5..]).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{signal}: {answer}");
+        assert_eq!(
+            server.wait(Duration::from_secs(10)),
+            Some(0),
+            "{signal}: {}",
+            server.log()
+        );
+        assert!(
+            TcpStream::connect(server.address).is_err(),
+            "{signal}: no longer listening"
+        );
+    }
+}
+
+#[test]
+fn the_default_timeout_cuts_off_a_half_request_within_10_seconds() {
     let site = Site::new();
-    let mut args = site.args();
-    args.extend(["--request-timeout", "20"].map(String::from));
-    let mut server = site.start(&args);
-    let body = br#"{"k":3,"history":[]}"#;
+    let server = site.start(&site.args());
+    let started = Instant::now();
     let mut stream = TcpStream::connect(server.address).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    write!(
-        stream,
-        "POST /batch-predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(&body[..5]).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    server.signal("TERM");
-    std::thread::sleep(Duration::from_millis(300));
-    stream.write_all(&body[5..]).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert_eq!(
-        server.wait(Duration::from_secs(10)),
-        Some(0),
-        "{}",
-        server.log()
-    );
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    let waited = started.elapsed();
     assert!(
-        TcpStream::connect(server.address).is_err(),
-        "no longer listening"
+        waited >= Duration::from_secs(9) && waited < Duration::from_millis(10_500),
+        "cut off after {waited:?}"
     );
+}
+
+#[test]
+fn a_full_house_of_silent_clients_frees_up_within_the_timeout() {
+    let site = Site::new();
+    let mut args = quick_timeouts(&site);
+    args.extend(["--max-connections", "4"].map(String::from));
+    let server = site.start(&args);
+    // Four clients that connect and say nothing take every slot.
+    let silent: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(server.address).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert_eq!(get(&server.url("/healthz")).unwrap().status, 200);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(4), "waited {waited:?}");
+    drop(silent);
+}
+
+#[test]
+fn a_client_that_stops_reading_its_answer_is_cut_off_and_frees_its_slot() {
+    let site = Site::new();
+    // Larger than what the kernel's socket buffers on both ends can hold.
+    let mut draws = 0x9E37_79B9_7F4A_7C15u64;
+    let big: Vec<u8> = (0..24 << 20)
+        .map(|_| {
+            draws ^= draws << 13;
+            draws ^= draws >> 7;
+            draws ^= draws << 17;
+            draws as u8
+        })
+        .collect();
+    site.write("static/big.bin", &big);
+    let mut args = quick_timeouts(&site);
+    args.extend(["--max-connections", "2"].map(String::from));
+    let server = site.start(&args);
+    let stuck: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.address).unwrap();
+            stream
+                .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    assert_eq!(get(&server.url("/healthz")).unwrap().status, 200);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    drop(stuck);
+}
+
+#[test]
+fn a_sighup_right_after_start_does_not_kill_the_server() {
+    let site = Site::new();
+    let mut server = site.start(&site.args());
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.child.try_wait().unwrap(), None, "{}", server.log());
+    assert_eq!(get(&server.url("/healthz")).unwrap().status, 200);
+}
+
+#[test]
+fn a_body_announced_too_large_is_refused_unread() {
+    let site = Site::new();
+    let server = site.start(&site.args());
+    let started = Instant::now();
+    let answer = support::raw(
+        server.address,
+        b"POST /batch-predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than 65536 bytes"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[test]

@@ -89,7 +89,12 @@ fn caching_revalidates_the_page_and_the_model_and_keeps_fingerprinted_files() {
 fn text_and_wasm_are_compressed_when_the_client_accepts_it() {
     let site = Site::new();
     let server = site.start(&site.args());
-    for path in ["/app.js", "/pkg/cinerec_wasm_bg.wasm", "/style.css"] {
+    for path in [
+        "/app.js",
+        "/pkg/cinerec_wasm_bg.wasm",
+        "/style.css",
+        "/model.bin",
+    ] {
         let plain = get_with(&server.url(path), &[("accept-encoding", "identity")]);
         assert_eq!(plain.header("content-encoding"), None, "{path}");
         assert_eq!(plain.header("vary"), Some("Accept-Encoding"), "{path}");
@@ -187,9 +192,21 @@ fn batch_predict_answers_the_original_shape_and_more() {
     let ten = get(&server.url("/batch-predict?k=10")).unwrap();
     let ids: Vec<u64> = empty.recommendations.iter().map(|r| r.content_id).collect();
     assert_eq!(ten.json()["recommended_content_id"], serde_json::json!(ids));
-    let items = &ten.json()["items"];
-    assert_eq!(items[0]["title"], empty.recommendations[0].movie.title);
-    assert_eq!(items[0]["poster"], empty.recommendations[0].movie.poster);
+    // recommendations is core's Ranking as JSON, to the byte: titles, posters and all.
+    #[derive(serde::Deserialize)]
+    struct Raw<'a> {
+        #[serde(borrow)]
+        recommendations: &'a serde_json::value::RawValue,
+    }
+    let raw: Raw = serde_json::from_slice(&ten.body).unwrap();
+    assert_eq!(
+        raw.recommendations.get(),
+        serde_json::to_string(&empty.recommendations).unwrap()
+    );
+    assert_eq!(
+        ten.json()["recommendations"][0]["movie"]["title"],
+        empty.recommendations[0].movie.title
+    );
 
     let all = get(&server.url("/batch-predict?k=1000")).unwrap().json();
     assert_eq!(all["k"], 1000);
@@ -389,6 +406,7 @@ fn health_model_and_metrics_describe_what_is_served() {
     assert!(text.contains(r#"cinerec_request_duration_seconds_bucket{route="/model",le="+Inf"} 1"#));
     assert!(text.contains(&format!(r#"cinerec_model_info{{model_id="{id}"}} 1"#)));
     assert!(text.contains("cinerec_model_reloads_total 0"));
+    assert!(text.contains("cinerec_connections_open "), "{text}");
 }
 
 #[test]
@@ -404,6 +422,13 @@ fn cors_is_same_origin_unless_origins_are_named() {
     let mut args = site.args();
     args.extend(["--cors-origin", "https://app.example", "--cors-origin", "*"].map(String::from));
     let server = site.start(&args);
+    let without_origin = get(&server.url("/batch-predict")).unwrap();
+    assert!(
+        without_origin
+            .header("vary")
+            .is_some_and(|v| v.contains("Origin")),
+        "the answer depends on Origin, so caches must know"
+    );
     let named = [("origin", "https://app.example")];
     assert_eq!(
         get_with(&server.url("/batch-predict"), &named).header("access-control-allow-origin"),

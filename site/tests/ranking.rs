@@ -85,6 +85,8 @@ fn a_replaced_model_file_is_served_on_the_next_request_and_a_bad_one_is_refused(
     let site = Site::new();
     let server = site.start(&site.args());
     let first = support::model_id(&site.read("model.bin"));
+    // Asked for before the swap, so that the old model's answer is kept.
+    assert_eq!(get(&server.url("/batch-predict?k=10")).unwrap().status, 200);
     let second = support::model_id(&site.read("other.bin"));
     assert!(server.wait_for_model(&first, Duration::from_secs(5)));
 
@@ -98,6 +100,15 @@ fn a_replaced_model_file_is_served_on_the_next_request_and_a_bad_one_is_refused(
         get(&server.url("/model.bin")).unwrap().body,
         site.read("other.bin")
     );
+    // The new visitor's answer, kept per model, went with the old one.
+    let fresh = get(&server.url("/batch-predict?k=10")).unwrap();
+    let (ids, bits) = expected(&decode(&site.read("other.bin")).unwrap(), &[]);
+    assert_eq!(fresh.json()["model_id"], second.as_str());
+    assert_eq!(
+        fresh.json()["recommended_content_id"],
+        serde_json::json!(ids)
+    );
+    assert_eq!(fresh.score_bits(), bits);
 
     // A broken file: refused, logged, counted; the model keeps serving.
     site.write("model.bin", b"<html>oops</html>");
@@ -108,7 +119,13 @@ fn a_replaced_model_file_is_served_on_the_next_request_and_a_bad_one_is_refused(
             .contains("cinerec_model_reload_failures_total 1")
     }));
     assert!(server.wait_for_model(&second, Duration::from_secs(1)));
-    assert!(server.log().contains("model refused"), "{}", server.log());
+    assert!(
+        support::wait_until(Duration::from_secs(5), || server
+            .log()
+            .contains("model refused")),
+        "{}",
+        server.log()
+    );
 
     // SIGHUP reloads at once, without waiting for the next look at the file.
     let mut args_slow = site.args();
