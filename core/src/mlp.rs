@@ -182,11 +182,20 @@ pub(crate) fn softmax_in_place(values: &mut [f32]) {
     for v in values.iter_mut() {
         *v = exp(*v - max);
     }
-    // A separate, sequential sum: its order is part of the result's bits.
-    let mut sum = 0.0f32;
-    for v in values.iter() {
-        sum += *v;
+    // The sum's order is part of the result's bits: four running sums, element j into sum
+    // j % 4 in order, then (s0 + s1) + (s2 + s3). Four, not one, so it vectorises (one long
+    // chain of dependent adds was a tenth of the ranking's time); the same on every platform.
+    let mut lanes = [0.0f32; 4];
+    let mut quads = values.chunks_exact(4);
+    for quad in &mut quads {
+        for (lane, v) in lanes.iter_mut().zip(quad) {
+            *lane += *v;
+        }
     }
+    for (lane, v) in lanes.iter_mut().zip(quads.remainder()) {
+        *lane += *v;
+    }
+    let sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
     for v in values.iter_mut() {
         *v /= sum;
     }
@@ -207,10 +216,9 @@ pub(crate) fn exp(x: f32) -> f32 {
     let shifted = t + MAGIC;
     let n = shifted - MAGIC;
     let r = (t - n) * core::f64::consts::LN_2;
-    // Taylor series to degree 9: error below 1e-11 for |r| <= 0.35.
-    let mut p = 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
+    // Taylor series to degree 7: relative error below 6e-9 for |r| <= 0.35, far inside
+    // the f32 result's half ulp (6e-8); degree 9 cost a fifth more for nothing.
+    let mut p = 1.0 / 5_040.0;
     p = p * r + 1.0 / 720.0;
     p = p * r + 1.0 / 120.0;
     p = p * r + 1.0 / 24.0;
