@@ -37,6 +37,7 @@ mod mlp;
 mod model;
 mod rank;
 mod scaler;
+mod wide;
 
 pub use artifact::{decode, encode, ArtifactError, FORMAT_VERSION};
 pub use labels::LabelEncoder;
@@ -47,3 +48,5 @@ pub use model::{
 };
 pub use rank::{rank, RankError, Ranking, Recommendation, WatchEvent};
 pub use scaler::{feature_row, Scaler, FEATURES};
+#[doc(hidden)]
+pub use wide::{lane_max, LANES};

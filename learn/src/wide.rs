@@ -4,53 +4,11 @@
 //! exp, never fused multiply-add, and reductions keep a fixed lane order, so both versions
 //! compute the same bits: a machine without AVX-512 trains the same model, only slower.
 
-/// Defines a function whose body is compiled for the baseline and, on x86-64, a second time
-/// with AVX-512F enabled; each call runs the wide version when the CPU has it.
-macro_rules! wide {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $(-> $ret)? $body
+pub(crate) use cinerec_core::wide;
 
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f")]
-            fn avx512($($arg: $ty),*) $(-> $ret)? {
-                body($($arg),*)
-            }
+const LANES: usize = cinerec_core::LANES;
 
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F, as just checked.
-                return unsafe { avx512($($arg),*) };
-            }
-            body($($arg),*)
-        }
-    };
-}
-pub(crate) use wide;
-
-/// Width of the explicit lanes below: LLVM keeps a float reduction in order (it may not
-/// reassociate), so a reduction only vectorises when the lanes are written out.
-const LANES: usize = 16;
-
-/// The largest value (the lane order differs from a sequential scan, which only matters for
-/// NaN, and training has none).
-#[inline(always)]
-pub(crate) fn lane_max(values: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane = if v > *lane { v } else { *lane };
-        }
-    }
-    lanes
-        .iter()
-        .chain(rest)
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
-}
+pub(crate) use cinerec_core::lane_max;
 
 /// The sum, in a fixed lane order.
 #[inline(always)]
