@@ -24,7 +24,7 @@ if command -v chromedriver >/dev/null && [[ -f site/static/pkg/cinerec_wasm_bg.w
 fi
 
 command -v wrk >/dev/null || { echo "wrk not installed: skipping the HTTP benchmark"; exit 0; }
-cargo build --release --quiet -p cinerec-site -p cinerec-trainer --example bare
+cargo build --release --quiet -p cinerec-site -p cinerec-trainer --bins --example bare
 [[ -f out/demo/model.bin ]] || target/release/cinerec-trainer pipeline --out out/demo >/dev/null
 site=127.0.0.1:18180 bare=127.0.0.1:18181
 target/release/cinerec-site --model out/demo/model.bin --static site/static \
@@ -38,18 +38,29 @@ ids=$(curl -s "http://$site/batch-predict?k=20" | sed 's/.*"recommended_content_
 history=$(echo "$ids" | tr ',' '\n' | awk '{printf "%s{\"content_id\":%s,\"watch_seconds\":%d}", (NR>1?",":""), $1, 300*NR}')
 export WRK_BODY="{\"k\":10,\"history\":[$history]}"
 
-run() { # name url [post]
-    local extra=()
+run() { # name url [post]: prints one line, and leaves requests/s in $rps
+    local extra=() line
     [[ ${3:-} == post ]] && extra=(-s scripts/wrk-post.lua)
-    wrk -t2 -c64 -d10s --latency "${extra[@]}" "$2" | awk -v name="$1" '
+    line=$(wrk -t2 -c64 -d"${WRK_SECONDS:-10}s" --latency "${extra[@]}" "$2" | awk -v name="$1" '
         /Requests\/sec/ {rps = $2}
         /^ +50%/ {p50 = $2}
         /^ +99%/ {p99 = $2}
         /Non-2xx|Socket errors/ {errors = errors $0}
-        END {printf "%-34s %10s req/s  p50 %-8s p99 %-8s errors: %s\n", name, rps, p50, p99, (errors == "" ? "none" : errors)}'
+        END {printf "%-34s %10s req/s  p50 %-8s p99 %-8s errors: %s\n", name, rps, p50, p99, (errors == "" ? "none" : errors)}')
+    echo "$line"
+    rps=$(sed 's| req/s.*||; s|.* ||' <<<"$line")
 }
-echo "wrk, 10 s each, 2 threads, 64 connections:"
-run "site GET /batch-predict?k=10" "http://$site/batch-predict?k=10"
-run "bare warp GET" "http://$bare/"
-run "site POST /batch-predict, 20 events" "http://$site/batch-predict" post
-run "bare warp POST" "http://$bare/" post
+# The two servers share the machine with wrk, and a run's figures move by a fifth from one
+# minute to the next: so each pair runs back to back, three rounds, and the ratio reported is
+# the median of the rounds' ratios.
+echo "wrk, ${WRK_SECONDS:-10} s each, 2 threads, 64 connections, three rounds:"
+get_ratios=() post_ratios=()
+for round in 1 2 3; do
+    echo "round $round"
+    run "site GET /batch-predict?k=10" "http://$site/batch-predict?k=10"; site_rps=$rps
+    run "bare warp GET" "http://$bare/"; get_ratios+=("$(awk -v a="$site_rps" -v b="$rps" 'BEGIN {printf "%.2f", a / b}')")
+    run "site POST /batch-predict, 20 events" "http://$site/batch-predict" post; site_rps=$rps
+    run "bare warp POST" "http://$bare/" post; post_ratios+=("$(awk -v a="$site_rps" -v b="$rps" 'BEGIN {printf "%.2f", a / b}')")
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+echo "site / bare: GET ${get_ratios[*]} (median $(median "${get_ratios[@]}"), goal 0.6); POST ${post_ratios[*]} (median $(median "${post_ratios[@]}"), goal 0.5)"
