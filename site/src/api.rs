@@ -149,15 +149,25 @@ pub fn predict(state: &State, body: &[u8]) -> Result<Response<Bytes>, Problem> {
         .recommendations
         .first()
         .ok_or_else(|| Problem::bad("the model has no other movie to recommend"))?;
+    // A struct, not `json!`: a `Value` holds the f32 score as an f64 and would print it with
+    // f64 digits, unlike `/batch-predict`'s scores for the same bits.
+    #[derive(Serialize)]
+    struct Predicted<'a> {
+        content_id: u64,
+        score: f32,
+        title: &'a str,
+        model_id: &'a str,
+        ignored: &'a [u64],
+    }
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({
-            "content_id": top.content_id,
-            "score": top.score,
-            "title": top.movie.title,
-            "model_id": loaded.model.id(),
-            "ignored": ranking.ignored,
-        }),
+        &Predicted {
+            content_id: top.content_id,
+            score: top.score,
+            title: &top.movie.title,
+            model_id: loaded.model.id(),
+            ignored: &ranking.ignored,
+        },
     ))
 }
 

@@ -281,6 +281,13 @@ fn batch_predict_answers_the_original_shape_and_more() {
         predicted.json()["content_id"],
         top.recommendations[0].content_id
     );
+    // The score printed as an f32, as /batch-predict prints it: the same digits for the same bits.
+    let score = serde_json::to_string(&top.recommendations[0].score).unwrap();
+    assert!(
+        predicted.text().contains(&format!("\"score\":{score},")),
+        "{} should hold the score {score}",
+        predicted.text()
+    );
 }
 
 #[test]
