@@ -13,6 +13,14 @@ cargo clippy -p cinerec-wasm --target wasm32-unknown-unknown --all-targets -- -D
 cargo test --workspace
 wasm-pack test --headless --chrome wasm
 ./scripts/build-site.sh
+# The page's download budget, gzipped: the .wasm under 60 KB, all the page loads but the
+# posters and model.bin under 100 KB.
+gz() { gzip -9c "$1" | wc -c; }
+wasm_gz=$(gz site/static/pkg/cinerec_wasm_bg.wasm)
+page_gz=0
+for file in site/static/*.* site/static/pkg/*; do page_gz=$((page_gz + $(gz "$file"))); done
+echo "page: .wasm $wasm_gz bytes gzipped, everything $page_gz bytes"
+((wasm_gz < 60000 && page_gz < 100000)) || { echo "page: over its size budget" >&2; exit 1; }
 cargo build -p cinerec-trainer -p cinerec-site
 cargo test -p cinerec-e2e -- --ignored the_page_ranks_on_the_device
 

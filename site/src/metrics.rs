@@ -100,88 +100,86 @@ impl Metrics {
     pub fn render(&self) -> String {
         let inner = self.lock();
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP cinerec_requests_total Requests answered, by route and status."
+        // A metric's two comment lines; writing to a String cannot fail.
+        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        family(
+            &mut out,
+            "cinerec_requests_total",
+            "counter",
+            "Requests answered, by route and status.",
         );
-        let _ = writeln!(out, "# TYPE cinerec_requests_total counter");
         for ((route, status), count) in &inner.requests {
             let _ = writeln!(
                 out,
                 "cinerec_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP cinerec_request_duration_seconds Time to answer, by route."
+        family(
+            &mut out,
+            "cinerec_request_duration_seconds",
+            "histogram",
+            "Time to answer, by route.",
         );
-        let _ = writeln!(out, "# TYPE cinerec_request_duration_seconds histogram");
         for (route, histogram) in &inner.latency {
+            let name = "cinerec_request_duration_seconds";
             for (count, bound) in histogram.buckets.iter().zip(BUCKETS) {
                 let _ = writeln!(
                     out,
-                    "cinerec_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                    "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
                 );
             }
             let _ = writeln!(
                 out,
-                "cinerec_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                histogram.count
-            );
-            let _ = writeln!(
-                out,
-                "cinerec_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                histogram.sum
-            );
-            let _ = writeln!(
-                out,
-                "cinerec_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                histogram.count
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}\n\
+                 {name}_sum{{route=\"{route}\"}} {sum}\n\
+                 {name}_count{{route=\"{route}\"}} {count}",
+                count = histogram.count,
+                sum = histogram.sum,
             );
         }
-        let _ = writeln!(out, "# HELP cinerec_model_info The model being served.");
-        let _ = writeln!(out, "# TYPE cinerec_model_info gauge");
+        family(
+            &mut out,
+            "cinerec_model_info",
+            "gauge",
+            "The model being served.",
+        );
         let _ = writeln!(
             out,
             "cinerec_model_info{{model_id=\"{}\"}} 1",
             inner.model_id
         );
-        let _ = writeln!(
-            out,
-            "# HELP cinerec_model_reloads_total Models swapped in after start."
-        );
-        let _ = writeln!(out, "# TYPE cinerec_model_reloads_total counter");
-        let _ = writeln!(out, "cinerec_model_reloads_total {}", inner.reloads);
-        let _ = writeln!(
-            out,
-            "# HELP cinerec_model_reload_failures_total Replacement models refused."
-        );
-        let _ = writeln!(out, "# TYPE cinerec_model_reload_failures_total counter");
-        let _ = writeln!(
-            out,
-            "cinerec_model_reload_failures_total {}",
-            inner.reload_failures
-        );
-        let _ = writeln!(
-            out,
-            "# HELP cinerec_connections_open Client connections open now."
-        );
-        let _ = writeln!(out, "# TYPE cinerec_connections_open gauge");
-        let _ = writeln!(
-            out,
-            "cinerec_connections_open {}",
-            self.connections_open.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP cinerec_connections_total Client connections accepted."
-        );
-        let _ = writeln!(out, "# TYPE cinerec_connections_total counter");
-        let _ = writeln!(
-            out,
-            "cinerec_connections_total {}",
-            self.connections_total.load(Ordering::Relaxed)
-        );
+        let single = [
+            (
+                "cinerec_model_reloads_total",
+                "counter",
+                "Models swapped in after start.",
+                inner.reloads,
+            ),
+            (
+                "cinerec_model_reload_failures_total",
+                "counter",
+                "Replacement models refused.",
+                inner.reload_failures,
+            ),
+            (
+                "cinerec_connections_open",
+                "gauge",
+                "Client connections open now.",
+                self.connections_open.load(Ordering::Relaxed),
+            ),
+            (
+                "cinerec_connections_total",
+                "counter",
+                "Client connections accepted.",
+                self.connections_total.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in single {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
         out
     }
 }
