@@ -20,7 +20,7 @@
 
 use crate::labels::LabelEncoder;
 use crate::mlp::{Mlp, MlpParts};
-use crate::model::{
+use crate::parts::{
     CatalogEntry, EpochReport, Metadata, ModelParts, Objective, Optimizer, TestMetrics, TrainConfig,
 };
 use crate::scaler::{Scaler, FEATURES};

@@ -35,6 +35,7 @@ mod codec;
 mod labels;
 mod mlp;
 mod model;
+mod parts;
 mod rank;
 mod scaler;
 mod wide;
@@ -42,9 +43,9 @@ mod wide;
 pub use artifact::{decode, encode, ArtifactError, FORMAT_VERSION};
 pub use labels::LabelEncoder;
 pub use mlp::{Mlp, MlpParts, ShapeError};
-pub use model::{
-    CatalogEntry, EpochReport, Metadata, Model, ModelError, ModelParts, Objective, Optimizer,
-    TestMetrics, TrainConfig,
+pub use model::{Model, ModelError};
+pub use parts::{
+    CatalogEntry, EpochReport, Metadata, ModelParts, Objective, Optimizer, TestMetrics, TrainConfig,
 };
 pub use rank::{rank, RankError, Ranking, Recommendation, WatchEvent};
 pub use scaler::{feature_row, Scaler, FEATURES};

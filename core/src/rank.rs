@@ -12,7 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CatalogEntry, Model};
+use crate::model::Model;
+use crate::parts::CatalogEntry;
 use crate::scaler::{feature_row, FEATURES};
 
 /// One thing a visitor watched.

@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod files;
+mod headers;
 mod log;
 mod metrics;
 mod routes;

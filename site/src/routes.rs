@@ -18,7 +18,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
@@ -27,82 +27,11 @@ use warp::Filter;
 
 use crate::api::{self, Problem};
 use crate::files::{self, Root};
+use crate::headers::{decorate, preflight};
 use crate::state::State;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 << 10;
-
-/// The page may run its own scripts, its service worker and WebAssembly, load its own
-/// styles, images and data, and nothing else; no one may frame it.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
-     manifest-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
-     form-action 'self'";
-
-/// Which other origins may call the API (the page's own origin always may).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Cors {
-    /// `*` was given: every origin may GET, as the original API allowed.
-    any_get: bool,
-    /// Origins that may GET and POST.
-    origins: Vec<String>,
-}
-
-impl Cors {
-    /// From `--cors-origin` values: `*`, or origins like `https://example.com`.
-    pub fn new(values: &[String]) -> Result<Cors> {
-        let mut cors = Cors::default();
-        for value in values {
-            let value = value.trim().trim_end_matches('/');
-            if value == "*" {
-                cors.any_get = true;
-                continue;
-            }
-            let Some((scheme, host)) = value.split_once("://") else {
-                bail!("--cors-origin {value:?} is not an origin like https://example.com or *");
-            };
-            if !matches!(scheme, "http" | "https")
-                || host.is_empty()
-                || host.contains(['/', '?', '#', ' '])
-            {
-                bail!("--cors-origin {value:?} is not an origin like https://example.com or *");
-            }
-            cors.origins.push(value.to_ascii_lowercase());
-        }
-        Ok(cors)
-    }
-
-    /// Whether any other origin may call the API.
-    fn is_configured(&self) -> bool {
-        self.any_get || !self.origins.is_empty()
-    }
-
-    /// The `Access-Control-Allow-Origin` for a request from `origin` by `method`.
-    fn allow(&self, origin: &str, method: &Method) -> Option<HeaderValue> {
-        if self
-            .origins
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
-        {
-            return HeaderValue::from_str(origin).ok();
-        }
-        let read = *method == Method::GET || *method == Method::HEAD;
-        (self.any_get && read).then(|| HeaderValue::from_static("*"))
-    }
-
-    /// The methods a preflight from `origin` may use.
-    fn methods(&self, origin: &str) -> Option<&'static str> {
-        if self
-            .origins
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
-        {
-            Some("GET, POST")
-        } else {
-            self.any_get.then_some("GET")
-        }
-    }
-}
 
 /// The filter that answers every request.
 pub fn filter(
@@ -250,61 +179,6 @@ where
     }
 }
 
-/// Security headers on every answer, and CORS for allowed origins.
-fn decorate(response: &mut Response<Bytes>, method: &Method, request: &HeaderMap, cors: &Cors) {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if cors.is_configured() {
-        // Whether the answer carries Access-Control-Allow-Origin depends on the request's
-        // Origin: a shared cache must not hand one origin's answer to another.
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
-    }
-    if let Some(origin) = request.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        if let Some(allowed) = cors.allow(origin, method) {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
-        }
-    }
-}
-
-/// The answer to a CORS preflight: which methods and headers another origin may use.
-fn preflight(request: &HeaderMap, cors: &Cors) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::new());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
-    );
-    let origin = request.get(header::ORIGIN).and_then(|o| o.to_str().ok());
-    if let Some(methods) = origin.and_then(|origin| cors.methods(origin)) {
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static(methods),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
-    }
-    response
-}
-
 fn not_allowed(method: &Method, allowed: &'static str) -> Problem {
     Problem {
         status: StatusCode::METHOD_NOT_ALLOWED,
@@ -377,25 +251,4 @@ where
                 message: format!("the body did not arrive within {} s", timeout.as_secs_f64()),
             })
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cors_origins_are_checked_and_star_only_reads() {
-        assert!(Cors::new(&["example.com".into()]).is_err());
-        assert!(Cors::new(&["ftp://example.com".into()]).is_err());
-        assert!(Cors::new(&["https://a.example/path".into()]).is_err());
-        let cors = Cors::new(&["https://A.example/".into(), "*".into()]).unwrap();
-        assert_eq!(
-            cors.allow("https://a.example", &Method::POST).unwrap(),
-            "https://a.example"
-        );
-        assert_eq!(cors.allow("https://b.example", &Method::GET).unwrap(), "*");
-        assert_eq!(cors.allow("https://b.example", &Method::POST), None);
-        let own = Cors::new(&[]).unwrap();
-        assert_eq!(own.allow("https://b.example", &Method::GET), None);
-    }
 }

@@ -29,8 +29,9 @@ use tokio::sync::Semaphore;
 
 use crate::cli::Args;
 use crate::files::Files;
+use crate::headers::Cors;
 use crate::metrics::Metrics;
-use crate::routes::{self, Cors};
+use crate::routes;
 use crate::state::{self, State};
 use crate::write_timeout::WriteTimeout;
 

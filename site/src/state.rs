@@ -18,8 +18,8 @@ use serde_json::value::RawValue;
 use tokio::signal::unix::Signal;
 
 use crate::files::{self, Files};
+use crate::headers::Cors;
 use crate::metrics::Metrics;
-use crate::routes::Cors;
 
 /// A decoded model with the bytes it came from.
 pub struct Loaded {
