@@ -45,3 +45,13 @@ for step, begin in enumerate(range(0, ROWS, BATCH), start=1):
         params[i] -= step_size * m[i] / (np.sqrt(v[i]) + eps)
 seconds = time.perf_counter() - start
 print(f"numpy {np.__version__}: {ROWS / seconds:,.0f} rows/s ({seconds:.2f} s for one epoch of {ROWS:,} rows)")
+try:
+    from threadpoolctl import threadpool_info
+
+    for pool in threadpool_info():
+        print(
+            f"  {pool.get('internal_api')} {pool.get('version')}: kernel "
+            f"{pool.get('architecture')}, {pool.get('num_threads')} threads"
+        )
+except ImportError:
+    print("  (pip install threadpoolctl to see which BLAS kernel numpy ran)")
