@@ -2,7 +2,8 @@
 # Installs what cinerec needs on a fresh Debian machine with rustup: `setup.sh` for building
 # the site (wasm target, wasm-pack, wasm-bindgen-cli, binaryen's wasm-opt), `setup.sh test`
 # for the tests too (Chromium, chromedriver, a Korean font). Idempotent, and quiet when
-# everything is there; the first run takes about 8 minutes (two tools compile from source).
+# everything is there; the first run compiles two tools (about 4 minutes) and, for tests,
+# downloads Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose="${1:-build}"
@@ -25,11 +26,11 @@ done
 # here, so it would compile it itself on every clean checkout: install it once instead).
 wasm_bindgen=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p}' Cargo.lock)
 if ! command -v wasm-pack >/dev/null; then
-    say "installing wasm-pack (about 3 minutes, once)"
+    say "installing wasm-pack (about 2 minutes, once)"
     cargo install wasm-pack --locked --quiet
 fi
 if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen" ]]; then
-    say "installing wasm-bindgen-cli $wasm_bindgen (about 3 minutes, once)"
+    say "installing wasm-bindgen-cli $wasm_bindgen (about 2 minutes, once)"
     # Not --locked: its lock file names a crate version the registry no longer serves.
     cargo install wasm-bindgen-cli --version "=$wasm_bindgen" --quiet
 fi
@@ -50,7 +51,7 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [[ -d /usr/share/fonts/opentype/noto ]] || missing+=(fonts-noto-cjk)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 if ((${#missing[@]})); then
-    say "installing ${missing[*]} with apt-get (about 2 minutes, once)"
+    say "installing ${missing[*]} with apt-get (under a minute, once)"
     sudo=""
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
     $sudo apt-get update -qq
