@@ -1,9 +1,13 @@
 //! The ceiling for `scripts/bench.sh`: a bare warp server answering a fixed JSON body to GET
-//! and to POST (reading the body), on the same runtime and the same 2 cores as the site.
+//! and to POST (reading the body), on the same runtime, allocator and 2 cores as the site.
 //!
 //! `cargo run --release -p cinerec-site --example bare -- 127.0.0.1:18181`
 
 use bytes::Bytes;
+
+// The site's allocator, so that the ceiling differs from the site only in what it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use warp::Filter;
 
 const BODY: &str = r#"{"recommended_content_id":[1,2,3,4,5,6,7,8,9,10],"k":10}"#;

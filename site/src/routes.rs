@@ -16,11 +16,11 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use warp::path::FullPath;
 use warp::Filter;
@@ -74,8 +74,8 @@ where
     state.metrics.observe(route, status.as_u16(), elapsed);
     // The path only: a query string or a body may hold what a log must not keep.
     tracing::info!(
-        method = %method,
-        path = %path.as_str(),
+        method = method.as_str(),
+        path = path.as_str(),
         status = status.as_u16(),
         latency_us = elapsed.as_micros() as u64,
         "request"
@@ -108,7 +108,7 @@ where
             let answer = if read {
                 api::batch_predict_get(state, query)
             } else if *method == Method::POST {
-                match read_body(body, headers, state.request_timeout).await {
+                match read_body(body, headers, state).await {
                     Ok(bytes) => api::batch_predict_post(state, &bytes),
                     Err(problem) => Err(problem),
                 }
@@ -119,7 +119,7 @@ where
         }
         "/predict" => {
             let answer = if *method == Method::POST {
-                match read_body(body, headers, state.request_timeout).await {
+                match read_body(body, headers, state).await {
                     Ok(bytes) => api::predict(state, &bytes),
                     Err(problem) => Err(problem),
                 }
@@ -198,13 +198,9 @@ fn text(body: String) -> Response<Bytes> {
     response
 }
 
-/// The whole body, at most [`MAX_BODY`] bytes, within `timeout`: a slow or endless body is
+/// The whole body, at most [`MAX_BODY`] bytes, within the request timeout: a slow or endless body is
 /// cut off, never buffered without bound; one announced too large is refused unread.
-async fn read_body<S, B>(
-    mut body: S,
-    headers: &HeaderMap,
-    timeout: Duration,
-) -> Result<Bytes, Problem>
+async fn read_body<S, B>(mut body: S, headers: &HeaderMap, state: &State) -> Result<Bytes, Problem>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
@@ -237,18 +233,14 @@ where
         }
         Ok(bytes.freeze())
     };
-    // A small body has usually arrived with the headers: read it without a timer, since
-    // starting and cancelling one for every request cost more than ranking 20 events.
-    let mut collect = std::pin::pin!(collect);
-    if let Some(read) = (&mut collect).now_or_never() {
-        return read;
+    let timeout = state.request_timeout;
+    let deadline = state.timer.sleep(timeout);
+    tokio::select! {
+        biased;
+        read = collect => read,
+        () = deadline => Err(Problem {
+            status: StatusCode::REQUEST_TIMEOUT,
+            message: format!("the body did not arrive within {} s", timeout.as_secs_f64()),
+        }),
     }
-    tokio::time::timeout(timeout, collect)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Problem {
-                status: StatusCode::REQUEST_TIMEOUT,
-                message: format!("the body did not arrive within {} s", timeout.as_secs_f64()),
-            })
-        })
 }

@@ -11,6 +11,9 @@
 //! client is cut off within the timeout, a full house frees up within it too. SIGTERM or
 //! Ctrl-C stops accepting, lets requests in flight finish for `--shutdown-grace`, then exits.
 //!
+//! hyper's timer is [`CoarseTimer`], not tokio's: the header-read timeout starts a sleep for
+//! every request, and a coarse one costs no lock shared by the workers and no wake-up.
+//!
 //! The signal handlers are installed before the server says it is listening: until then,
 //! SIGHUP or SIGTERM would still have their default action and kill the process.
 
@@ -20,7 +23,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -28,6 +31,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::Semaphore;
 
 use crate::cli::Args;
+use crate::coarse_timer::CoarseTimer;
 use crate::files::Files;
 use crate::headers::Cors;
 use crate::metrics::Metrics;
@@ -46,8 +50,7 @@ pub fn run(args: Args) -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(log)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .event_format(crate::log::LineFormat)
         .init();
     let loaded = state::load_model(&args.model)?;
     let users = args
@@ -62,6 +65,7 @@ pub fn run(args: Args) -> Result<()> {
         files: Files::new(&args.static_dir, args.posters.as_deref())?,
         cors: Cors::new(&args.cors_origins)?,
         request_timeout: args.request_timeout(),
+        timer: CoarseTimer::new(),
     });
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -98,7 +102,7 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
     let service = warp::service(routes::filter(state.clone()));
     let mut connections = http1::Builder::new();
     connections
-        .timer(TokioTimer::new())
+        .timer(state.timer.clone())
         .header_read_timeout(args.request_timeout())
         .keep_alive(true);
     let limit = Arc::new(Semaphore::new(args.max_connections as usize));

@@ -17,6 +17,7 @@ use cinerec_core::{decode, Model, WatchEvent};
 use serde_json::value::RawValue;
 use tokio::signal::unix::Signal;
 
+use crate::coarse_timer::CoarseTimer;
 use crate::files::{self, Files};
 use crate::headers::Cors;
 use crate::metrics::Metrics;
@@ -92,6 +93,8 @@ pub struct State {
     pub cors: Cors,
     /// How long a client has to send its request body.
     pub request_timeout: Duration,
+    /// The clock for request deadlines (cheap to start and drop per request).
+    pub timer: CoarseTimer,
 }
 
 /// Reads and checks a model file.
