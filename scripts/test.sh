@@ -21,8 +21,10 @@ page_gz=0
 for file in site/static/*.* site/static/pkg/*; do page_gz=$((page_gz + $(gz "$file"))); done
 echo "page: .wasm $wasm_gz bytes gzipped, everything $page_gz bytes"
 ((wasm_gz < 60000 && page_gz < 100000)) || { echo "page: over its size budget" >&2; exit 1; }
-cargo build -p cinerec-trainer -p cinerec-site
-cargo test -p cinerec-e2e -- --ignored the_page_ranks_on_the_device
+# The end-to-end test runs the trainer and the server that `cargo test --workspace` just built
+# into target/debug. Selecting the whole workspace again keeps cargo's feature resolution the
+# same, so nothing is compiled twice (`-p cinerec-e2e` alone rebuilt half the tree, cold).
+cargo test --workspace --test browser -- --ignored the_page_ranks_on_the_device
 
 # The deployment files: the systemd unit (against the binary just built) and the Dockerfile.
 sed "s#/opt/cinerec/bin/cinerec-site#$PWD/target/debug/cinerec-site#" \
