@@ -44,12 +44,13 @@ fi
 [[ $purpose == test ]] || exit 0
 
 # Chromium and its driver for the browser tests; a Korean font for screenshots; shellcheck for
-# the scripts.
+# the scripts; systemd-analyze for the unit file.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [[ -d /usr/share/fonts/opentype/noto ]] || missing+=(fonts-noto-cjk)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 if ((${#missing[@]})); then
     say "installing ${missing[*]} with apt-get (under a minute, once)"
     sudo=""
