@@ -59,7 +59,7 @@ impl Waiting {
     }
 }
 
-/// What the looking task needs of a sleep: when it is due, and whom to wake.
+/// What the waking thread needs of a sleep: when it is due, and whom to wake.
 struct Slot {
     deadline: Instant,
     waker: AtomicWaker,
@@ -68,12 +68,12 @@ struct Slot {
 impl CoarseTimer {
     /// A timer, and the thread that wakes its sleeps (a thread rather than a task, so that a
     /// timer can be made before the runtime). The thread ends once the timer and every sleep
-    /// it made are gone; if it cannot be started, sleeps still end when next polled after
-    /// their deadline, and hyper polls on every read.
-    pub fn new() -> CoarseTimer {
+    /// it made are gone. Without it no sleep would ever end (hyper polls a sleep only when it
+    /// is woken), so a thread that cannot be started is an error, not a degraded timer.
+    pub fn new() -> std::io::Result<CoarseTimer> {
         let waiting = Arc::new(Waiting::default());
         let weak = Arc::downgrade(&waiting);
-        let _ = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("cinerec-timer".into())
             .spawn(move || loop {
                 std::thread::sleep(TICK);
@@ -81,8 +81,8 @@ impl CoarseTimer {
                     return;
                 };
                 waiting.wake_due(Instant::now());
-            });
-        CoarseTimer { waiting }
+            })?;
+        Ok(CoarseTimer { waiting })
     }
 
     /// A future that ends within [`TICK`] after `duration` from now.
@@ -149,7 +149,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sleep_ends_after_its_deadline_and_within_a_tick_or_two() {
-        let timer = CoarseTimer::new();
+        let timer = CoarseTimer::new().unwrap();
         for wait in [
             Duration::ZERO,
             Duration::from_millis(30),
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn dropped_sleeps_are_forgotten_and_due_ones_woken() {
-        let timer = CoarseTimer::new();
+        let timer = CoarseTimer::new().unwrap();
         // Polled once (so registered), then dropped.
         for _ in 0..1000 {
             let mut sleep = timer.sleep(Duration::from_secs(60));
@@ -197,8 +197,8 @@ mod tests {
     }
 
     #[test]
-    fn the_waking_task_does_not_keep_the_timer_alive() {
-        let timer = CoarseTimer::new();
+    fn the_waking_thread_does_not_keep_the_timer_alive() {
+        let timer = CoarseTimer::new().unwrap();
         let weak = Arc::downgrade(&timer.waiting);
         drop(timer);
         assert!(weak.upgrade().is_none());

@@ -16,9 +16,9 @@ mod write_timeout;
 use std::process::ExitCode;
 
 // glibc's malloc serialised the two workers: memory a request allocates on one thread and frees
-// on the other takes the first arena's lock, and under load a quarter of the server's context
-// switches were waits for it (perf, `POST /batch-predict`). mimalloc frees across threads
-// without a lock.
+// on the other goes back to the owning arena under that arena's lock once the per-thread cache
+// is full, and under load a quarter of the server's context switches were waits for it (perf,
+// `POST /batch-predict`). mimalloc frees across threads without a lock.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -12,7 +12,8 @@
 //! Ctrl-C stops accepting, lets requests in flight finish for `--shutdown-grace`, then exits.
 //!
 //! hyper's timer is [`CoarseTimer`], not tokio's: the header-read timeout starts a sleep for
-//! every request, and a coarse one costs no lock shared by the workers and no wake-up.
+//! every request, and a coarse one costs a short push onto a list and no wake-up of a parked
+//! worker.
 //!
 //! The signal handlers are installed before the server says it is listening: until then,
 //! SIGHUP or SIGTERM would still have their default action and kill the process.
@@ -65,7 +66,7 @@ pub fn run(args: Args) -> Result<()> {
         files: Files::new(&args.static_dir, args.posters.as_deref())?,
         cors: Cors::new(&args.cors_origins)?,
         request_timeout: args.request_timeout(),
-        timer: CoarseTimer::new(),
+        timer: CoarseTimer::new().context("starting the timer thread")?,
     });
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
