@@ -4,11 +4,11 @@
 //! `cargo run --release -p cinerec-site --example bare -- 127.0.0.1:18181`
 
 use bytes::Bytes;
+use warp::Filter;
 
 // The site's allocator, so that the ceiling differs from the site only in what it does.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use warp::Filter;
 
 const BODY: &str = r#"{"recommended_content_id":[1,2,3,4,5,6,7,8,9,10],"k":10}"#;
 

@@ -1,5 +1,5 @@
-//! The clock behind hyper's header-read timeout: deadlines of seconds, checked every
-//! [`TICK`], at the cost of an allocation per request instead of a system call.
+//! The clock behind hyper's header-read timeout and the body timeout: deadlines of seconds,
+//! checked every [`TICK`], at the cost of an allocation per request instead of a system call.
 //!
 //! hyper starts a sleep for every request's headers and drops it when they arrive. With
 //! tokio's timer that sleep is an insert into and a removal from one wheel under one lock

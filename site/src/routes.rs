@@ -198,8 +198,9 @@ fn text(body: String) -> Response<Bytes> {
     response
 }
 
-/// The whole body, at most [`MAX_BODY`] bytes, within the request timeout: a slow or endless body is
-/// cut off, never buffered without bound; one announced too large is refused unread.
+/// The whole body, at most [`MAX_BODY`] bytes, within the request timeout: a slow or endless
+/// body is cut off, never buffered without bound; one announced too large is refused unread.
+/// The deadline is [`State::timer`]'s: a body that has already arrived never registers it.
 async fn read_body<S, B>(mut body: S, headers: &HeaderMap, state: &State) -> Result<Bytes, Problem>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
