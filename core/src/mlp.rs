@@ -1,7 +1,8 @@
 //! The network `inputs → hidden (ReLU) → classes (softmax)` and its serving forward pass.
 //!
-//! [`Mlp::probabilities`] is the one forward pass that serving uses: in `evaluate`, the site
-//! server and the browser. It is written as plain loops in one fixed order (each layer an
+//! One forward pass serves: [`Mlp::probabilities`] for a row (`evaluate`) and
+//! [`Mlp::add_probabilities`] for a history's rows (the ranking, in the site server and the
+//! browser) run the same body. It is written as plain loops in one fixed order (each layer an
 //! axpy: accumulator = bias; for each input i, for each output j, `acc[j] += x[i] * w[i][j]`)
 //! with this module's own [`exp`], never `mul_add` nor a matrix-product library, so x86-64
 //! and wasm32 produce the same bits (see ARCHITECTURE.md, parity). Training (in
@@ -9,6 +10,8 @@
 //! products; it hands the result over as [`MlpParts`].
 
 use serde::{Deserialize, Serialize};
+
+use crate::wide::LANES;
 
 /// Weights and biases, checked: every length matches the dimensions, every value is finite.
 ///
@@ -163,42 +166,67 @@ impl Mlp {
     pub fn probabilities(&self, row: &[f32], out: &mut [f32]) {
         debug_assert_eq!(row.len(), self.inputs());
         debug_assert_eq!(out.len(), self.classes());
-        forward(&self.parts, &self.w2_blocked, row, out);
+        forward(&self.parts, &self.w2_blocked, row, out, false);
+    }
+
+    /// Adds the [`probabilities`](Mlp::probabilities) of each row to `sums` (`classes()`
+    /// long), a row at a time in order: `rows` holds whole rows of `inputs()` values. The
+    /// same bits as adding up `probabilities`' outputs, without a buffer for them.
+    pub fn add_probabilities(&self, rows: &[f32], sums: &mut [f32]) {
+        debug_assert_eq!(rows.len() % self.inputs(), 0);
+        debug_assert_eq!(sums.len(), self.classes());
+        forward(&self.parts, &self.w2_blocked, rows, sums, true);
     }
 }
 
 crate::wide! {
-    /// [`Mlp::probabilities`]'s body, compiled for AVX-512 too: the ranking's time is here.
-    fn forward(parts: &MlpParts, w2_blocked: &[f32], row: &[f32], out: &mut [f32]) {
+    /// The body of [`Mlp::probabilities`] (`add` false: one row, written to `out`) and of
+    /// [`Mlp::add_probabilities`] (`add` true: rows, added to `out`), compiled for AVX-512
+    /// too: the ranking's time is here.
+    fn forward(parts: &MlpParts, w2_blocked: &[f32], rows: &[f32], out: &mut [f32], add: bool) {
         let MlpParts { w1, b1, b2, .. } = parts;
+        let inputs = parts.inputs as usize;
         let hidden_units = parts.hidden as usize;
         let stride = w2_blocked.len() / hidden_units;
 
-        let mut hidden = b1.clone();
-        for (x, weights) in row.iter().zip(w1.chunks_exact(hidden_units)) {
-            axpy(*x, weights, &mut hidden);
-        }
-        hidden.iter_mut().for_each(|h| *h = h.max(0.0)); // ReLU
-        // A block of classes at a time, its accumulators in registers across every hidden
-        // unit. Each output still starts from its bias and adds its units' terms in unit
-        // order, skipping units at zero (most are: skipping them is the faster way too):
-        // the bits of one axpy per unit.
-        for (start, block) in (0..).step_by(BLOCK).zip(out.chunks_mut(BLOCK)) {
-            let mut acc = [0.0f32; BLOCK];
-            acc[..block.len()].copy_from_slice(&b2[start..start + block.len()]);
-            for (&activation, weights) in hidden.iter().zip(w2_blocked.chunks_exact(stride)) {
-                if activation != 0.0 {
-                    let weights: &[f32; BLOCK] = weights[start..start + BLOCK]
-                        .try_into()
-                        .expect("rows are padded to whole blocks");
-                    for (a, w) in acc.iter_mut().zip(weights) {
-                        *a += activation * w;
+        // The hidden layer, then the logits padded to whole blocks like `w2_blocked`'s rows.
+        let mut scratch = vec![0.0f32; hidden_units + stride];
+        let (hidden, logits) = scratch.split_at_mut(hidden_units);
+        for row in rows.chunks_exact(inputs) {
+            hidden.copy_from_slice(b1);
+            for (x, weights) in row.iter().zip(w1.chunks_exact(hidden_units)) {
+                axpy(*x, weights, hidden);
+            }
+            hidden.iter_mut().for_each(|h| *h = h.max(0.0)); // ReLU
+            // A block of classes at a time, its accumulators in registers across every hidden
+            // unit. Each output still starts from its bias and adds its units' terms in unit
+            // order, skipping units at zero (most are: skipping them is the faster way too):
+            // the bits of one axpy per unit. A padding lane starts at -∞ and stays there, so the
+            // softmax can take whole vectors with no effect on the real lanes.
+            for (start, block) in (0..).step_by(BLOCK).zip(logits.chunks_exact_mut(BLOCK)) {
+                let mut acc = [f32::NEG_INFINITY; BLOCK];
+                let biases = &b2[start..b2.len().min(start + BLOCK)];
+                acc[..biases.len()].copy_from_slice(biases);
+                for (&activation, weights) in hidden.iter().zip(w2_blocked.chunks_exact(stride)) {
+                    if activation != 0.0 {
+                        let weights: &[f32; BLOCK] = weights[start..start + BLOCK]
+                            .try_into()
+                            .expect("rows are padded to whole blocks");
+                        for (a, w) in acc.iter_mut().zip(weights) {
+                            *a += activation * w;
+                        }
                     }
                 }
+                block.copy_from_slice(&acc);
             }
-            block.copy_from_slice(&acc[..block.len()]);
+            softmax(logits);
+            let probabilities = &logits[..out.len()];
+            if add {
+                out.iter_mut().zip(probabilities).for_each(|(sum, p)| *sum += p);
+            } else {
+                out.copy_from_slice(probabilities);
+            }
         }
-        softmax_in_place(out);
     }
 }
 
@@ -217,29 +245,34 @@ fn axpy(x: f32, weights: &[f32], acc: &mut [f32]) {
     }
 }
 
-/// Numerically stable softmax with [`exp`] and one fixed summation order.
+/// The numerically stable softmax of `logits`, in place, with [`exp`] and one fixed summation
+/// order. `logits` is padded with -∞ to whole [`LANES`], so
+/// every loop takes whole vectors: the padding changes neither the maximum nor any sum (its
+/// `exp` is exactly 0), and no element is left to a scalar tail, which was a tenth of the
+/// ranking's time for 58 classes.
 #[inline(always)]
-pub(crate) fn softmax_in_place(values: &mut [f32]) {
-    let max = crate::wide::lane_max(values);
-    for v in values.iter_mut() {
-        *v = exp(*v - max);
+pub(crate) fn softmax(logits: &mut [f32]) {
+    debug_assert!(logits.len() % LANES == 0);
+    let max = crate::wide::lane_max(logits);
+    for lanes in logits.chunks_exact_mut(LANES) {
+        for v in lanes {
+            *v = exp(*v - max);
+        }
     }
     // The sum's order is part of the result's bits: four running sums, element j into sum
     // j % 4 in order, then (s0 + s1) + (s2 + s3). Four, not one, so it vectorises (one long
     // chain of dependent adds was a tenth of the ranking's time); the same on every platform.
     let mut lanes = [0.0f32; 4];
-    let mut quads = values.chunks_exact(4);
-    for quad in &mut quads {
+    for quad in logits.chunks_exact(4) {
         for (lane, v) in lanes.iter_mut().zip(quad) {
             *lane += *v;
         }
     }
-    for (lane, v) in lanes.iter_mut().zip(quads.remainder()) {
-        *lane += *v;
-    }
     let sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-    for v in values.iter_mut() {
-        *v /= sum;
+    for lanes in logits.chunks_exact_mut(LANES) {
+        for v in lanes {
+            *v /= sum;
+        }
     }
 }
 
@@ -310,6 +343,77 @@ mod tests {
         }
     }
 
+    /// The documented order, written as plainly as possible: the blocked, padded pass must
+    /// give these bits for any number of classes.
+    fn reference(parts: &MlpParts, row: &[f32]) -> Vec<f32> {
+        let (hidden, classes) = (parts.hidden as usize, parts.classes as usize);
+        let mut h = parts.b1.clone();
+        for (i, x) in row.iter().enumerate() {
+            for (j, h) in h.iter_mut().enumerate() {
+                *h += x * parts.w1[i * hidden + j];
+            }
+        }
+        let mut logits = parts.b2.clone();
+        for (u, h) in h.iter().map(|h| h.max(0.0)).enumerate() {
+            if h != 0.0 {
+                for (j, l) in logits.iter_mut().enumerate() {
+                    *l += h * parts.w2[u * classes + j];
+                }
+            }
+        }
+        let max = logits.iter().fold(f32::NEG_INFINITY, |m, &l| m.max(l));
+        let e: Vec<f32> = logits.iter().map(|&l| exp(l - max)).collect();
+        let mut lanes = [0.0f32; 4];
+        for (j, v) in e.iter().enumerate() {
+            lanes[j % 4] += v;
+        }
+        let sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+        e.iter().map(|v| v / sum).collect()
+    }
+
+    #[test]
+    fn every_row_and_every_sum_has_the_bits_of_the_plain_order() {
+        // 130 classes: two whole blocks and a mostly padded one on every target; units that
+        // are zero for some rows and not others.
+        let (inputs, hidden, classes) = (3u32, 40u32, 130u32);
+        let mut seed = 0x9e37_79b9_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
+        };
+        let mut values = |n: u32| (0..n).map(|_| next()).collect::<Vec<f32>>();
+        let parts = MlpParts {
+            inputs,
+            hidden,
+            classes,
+            w1: values(inputs * hidden),
+            b1: values(hidden),
+            w2: values(hidden * classes),
+            b2: values(classes),
+        };
+        let rows = values(inputs * 9);
+        let mlp = Mlp::from_parts(parts.clone()).unwrap();
+        let mut sums = vec![0.0f32; classes as usize];
+        let mut expected = vec![0.0f32; classes as usize];
+        for row in rows.chunks_exact(inputs as usize) {
+            let plain = reference(&parts, row);
+            let mut out = vec![0.0f32; classes as usize];
+            mlp.probabilities(row, &mut out);
+            assert_eq!(
+                out.iter().map(|p| p.to_bits()).collect::<Vec<_>>(),
+                plain.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
+            );
+            expected.iter_mut().zip(&plain).for_each(|(e, p)| *e += p);
+        }
+        mlp.add_probabilities(&rows, &mut sums);
+        assert_eq!(
+            sums.iter().map(|p| p.to_bits()).collect::<Vec<_>>(),
+            expected.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
     #[test]
     fn parts_round_trip() {
         let mlp = tiny();
@@ -359,8 +463,10 @@ mod tests {
 
     #[test]
     fn softmax_survives_huge_logits() {
-        let mut values = [1000.0f32, 0.0, -1000.0];
-        softmax_in_place(&mut values);
-        assert_eq!(values, [1.0, 0.0, 0.0]);
+        let mut logits = [f32::NEG_INFINITY; LANES];
+        logits[..3].copy_from_slice(&[1000.0, 0.0, -1000.0]);
+        softmax(&mut logits);
+        assert_eq!(logits[..3], [1.0, 0.0, 0.0]);
+        assert!(logits[3..].iter().all(|&p| p == 0.0));
     }
 }

@@ -81,6 +81,8 @@ pub fn rank<'a>(
         .map(|((&content_id, &score), _)| (content_id, score))
         .collect();
     // Content ids are distinct, so the order is total and an unstable sort gives one answer.
+    // (Selecting the k best before sorting saved 0.3 µs natively and cost 2.3 KB of the
+    // page's gzipped wasm, too much of its budget.)
     ranked.sort_unstable_by(|(a_id, a_score), (b_id, b_score)| {
         b_score.total_cmp(a_score).then(a_id.cmp(b_id))
     });
@@ -105,7 +107,7 @@ pub fn rank<'a>(
 /// order, and the content ids that were not known.
 fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u64>), RankError> {
     let classes = model.classes().len();
-    let mut rows = Vec::with_capacity(history.len());
+    let mut rows = Vec::with_capacity(history.len() * FEATURES);
     let mut ignored = Vec::new();
     for (index, event) in history.iter().enumerate() {
         if !(event.watch_seconds.is_finite() && event.watch_seconds >= 0.0) {
@@ -115,7 +117,7 @@ fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u64>),
             });
         }
         match model.catalog_entry(event.content_id) {
-            Some(movie) => rows.push(model.scaler().transform(feature_row(
+            Some(movie) => rows.extend(model.scaler().transform(feature_row(
                 movie.vote_average,
                 movie.popularity,
                 event.watch_seconds,
@@ -124,21 +126,16 @@ fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u64>),
         }
     }
 
-    let mut probabilities = vec![0.0f32; classes];
     if rows.is_empty() {
+        let mut probabilities = vec![0.0f32; classes];
         model
             .mlp()
             .probabilities(&[0.0; FEATURES], &mut probabilities);
         return Ok((probabilities, ignored));
     }
     let mut sums = vec![0.0f32; classes];
-    for row in &rows {
-        model.mlp().probabilities(row, &mut probabilities);
-        for (sum, p) in sums.iter_mut().zip(&probabilities) {
-            *sum += p;
-        }
-    }
-    let count = rows.len() as f32;
+    model.mlp().add_probabilities(&rows, &mut sums);
+    let count = (rows.len() / FEATURES) as f32;
     sums.iter_mut().for_each(|s| *s /= count);
     Ok((sums, ignored))
 }
