@@ -47,7 +47,7 @@ pub use model::{Model, ModelError};
 pub use parts::{
     CatalogEntry, EpochReport, Metadata, ModelParts, Objective, Optimizer, TestMetrics, TrainConfig,
 };
-pub use rank::{rank, RankError, Ranking, Recommendation, WatchEvent};
+pub use rank::{rank, rank_cached, EventCache, RankError, Ranking, Recommendation, WatchEvent};
 pub use scaler::{feature_row, Scaler, FEATURES};
 #[doc(hidden)]
 pub use wide::{lane_max, LANES};

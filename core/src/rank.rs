@@ -10,8 +10,12 @@
 //! the page and the server treat them the same way; a history of only such events ranks as
 //! the empty one.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
 use serde::{Deserialize, Serialize};
 
+use crate::mlp::Mlp;
 use crate::model::Model;
 use crate::parts::CatalogEntry;
 use crate::scaler::{feature_row, FEATURES};
@@ -65,7 +69,27 @@ pub fn rank<'a>(
     history: &[WatchEvent],
     k: usize,
 ) -> Result<Ranking<'a>, RankError> {
-    let (scores, ignored) = scores(model, history)?;
+    ranking(model, None, history, k)
+}
+
+/// [`rank`], to the bit, taking each event's softmax output from `cache` when an earlier
+/// ranking computed it (see [`EventCache`]).
+pub fn rank_cached<'a>(
+    model: &'a Model,
+    cache: &EventCache,
+    history: &[WatchEvent],
+    k: usize,
+) -> Result<Ranking<'a>, RankError> {
+    ranking(model, Some(cache), history, k)
+}
+
+fn ranking<'a>(
+    model: &'a Model,
+    cache: Option<&EventCache>,
+    history: &[WatchEvent],
+    k: usize,
+) -> Result<Ranking<'a>, RankError> {
+    let (scores, ignored) = scores(model, cache, history)?;
     let mut watched = vec![false; scores.len()];
     for event in history {
         if let Some(class) = model.labels().index_of(event.content_id) {
@@ -105,7 +129,11 @@ pub fn rank<'a>(
 
 /// The mean softmax output over the history's known events, one score per class in class
 /// order, and the content ids that were not known.
-fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u64>), RankError> {
+fn scores(
+    model: &Model,
+    cache: Option<&EventCache>,
+    history: &[WatchEvent],
+) -> Result<(Vec<f32>, Vec<u64>), RankError> {
     let classes = model.classes().len();
     let mut rows = Vec::with_capacity(history.len() * FEATURES);
     let mut ignored = Vec::new();
@@ -134,10 +162,103 @@ fn scores(model: &Model, history: &[WatchEvent]) -> Result<(Vec<f32>, Vec<u64>),
         return Ok((probabilities, ignored));
     }
     let mut sums = vec![0.0f32; classes];
-    model.mlp().add_probabilities(&rows, &mut sums);
+    match cache.filter(|cache| cache.model_id == model.id()) {
+        Some(cache) => cache.add_probabilities(model.mlp(), &rows, &mut sums),
+        None => model.mlp().add_probabilities(&rows, &mut sums),
+    }
     let count = (rows.len() / FEATURES) as f32;
     sums.iter_mut().for_each(|s| *s /= count);
     Ok((sums, ignored))
+}
+
+/// The softmax outputs of the events a model has ranked, kept for the next ranking that has
+/// them: a history grows by one event per click, the page offers three watch times, so most
+/// of a visitor's events were seen before, by the same visitor or another.
+///
+/// An event's output depends only on its standardised feature row, so the row's bits are the
+/// key and a kept output has the bits [`rank`] would compute. The cache is for one model
+/// (another model's rankings do not use it) and holds at most about the bytes it was made
+/// for: when full it is emptied, so a stream of events never seen before costs a little
+/// bookkeeping, not memory. The lock is held for look-ups and additions, never for the
+/// forward pass, so requests that miss do not hold up the others.
+#[derive(Debug)]
+pub struct EventCache {
+    model_id: String,
+    classes: usize,
+    limit: usize,
+    outputs: Mutex<HashMap<[u32; FEATURES], Box<[f32]>>>,
+}
+
+/// The most events an [`EventCache`] keeps, however small each output.
+const MOST_EVENTS: usize = 1 << 16;
+
+impl EventCache {
+    /// An empty cache for `model`'s events, keeping about `bytes` of outputs at most.
+    pub fn new(model: &Model, bytes: usize) -> EventCache {
+        let classes = model.classes().len();
+        EventCache {
+            model_id: model.id().to_string(),
+            classes,
+            limit: (bytes / (classes * std::mem::size_of::<f32>()).max(1)).min(MOST_EVENTS),
+            outputs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Events kept now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no event is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<[u32; FEATURES], Box<[f32]>>> {
+        // The map is whole after any panic (entries are inserted complete): keep using it.
+        self.outputs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// [`Mlp::add_probabilities`] with the outputs kept, the missing ones computed (outside
+    /// the lock) and kept.
+    fn add_probabilities(&self, mlp: &Mlp, rows: &[f32], sums: &mut [f32]) {
+        let key = |row: &[f32]| -> [u32; FEATURES] { std::array::from_fn(|i| row[i].to_bits()) };
+        let missing: Vec<&[f32]> = {
+            let outputs = self.lock();
+            rows.chunks_exact(FEATURES)
+                .filter(|row| !outputs.contains_key(&key(row)))
+                .collect()
+        };
+        if missing.len() > self.limit {
+            return mlp.add_probabilities(rows, sums);
+        }
+        let mut computed = vec![0.0f32; missing.len() * self.classes];
+        for (row, out) in missing.iter().zip(computed.chunks_exact_mut(self.classes)) {
+            mlp.probabilities(row, out);
+        }
+        let mut outputs = self.lock();
+        if outputs.len() + missing.len() > self.limit {
+            outputs.clear();
+        }
+        for (row, out) in missing.iter().zip(computed.chunks_exact(self.classes)) {
+            outputs.entry(key(row)).or_insert_with(|| out.into());
+        }
+        // Another ranking may have emptied the cache since the look-up: then compute all.
+        if !rows
+            .chunks_exact(FEATURES)
+            .all(|row| outputs.contains_key(&key(row)))
+        {
+            drop(outputs);
+            return mlp.add_probabilities(rows, sums);
+        }
+        for row in rows.chunks_exact(FEATURES) {
+            for (sum, p) in sums.iter_mut().zip(outputs[&key(row)].iter()) {
+                *sum += p;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -186,7 +307,7 @@ mod tests {
         let model = demo_model();
         let [a, b] = [model.classes()[0], model.classes()[5]];
         let history = [event(a, 100.0), event(b, 5000.0)];
-        let (got, ignored) = scores(&model, &history).unwrap();
+        let (got, ignored) = scores(&model, None, &history).unwrap();
         assert!(ignored.is_empty());
         let classes = model.classes().len();
         let mut expected = vec![0.0f32; classes];
@@ -246,6 +367,98 @@ mod tests {
             only_unknown.recommendations,
             rank(&model, &[], 5).unwrap().recommendations
         );
+    }
+
+    /// Random histories over the model's movies (and an unknown id now and then), the watch
+    /// times drawn from a few values so that events repeat.
+    fn histories(model: &Model, seed: u64, count: usize) -> Vec<Vec<WatchEvent>> {
+        let mut state = seed | 1;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let classes = model.classes();
+        (0..count)
+            .map(|_| {
+                (0..next(30))
+                    .map(|_| {
+                        let content_id = match next(20) {
+                            0 => 99,
+                            _ => classes[next(classes.len() as u64) as usize],
+                        };
+                        event(content_id, [900.0, 3600.0, 7200.0, 1.5][next(4) as usize])
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn bits(ranking: &Ranking) -> Vec<(u64, u32)> {
+        ranking
+            .recommendations
+            .iter()
+            .map(|r| (r.content_id, r.score.to_bits()))
+            .collect()
+    }
+
+    #[test]
+    fn the_cached_ranking_has_the_bits_of_the_ranking() {
+        let model = demo_model();
+        let classes = model.classes().len();
+        // Room for 7 events: the cache fills, empties and refills along the way.
+        for bytes in [1 << 20, 7 * classes * 4] {
+            let cache = EventCache::new(&model, bytes);
+            for history in histories(&model, 7, 300) {
+                let plain = rank(&model, &history, 10).unwrap();
+                let cached = rank_cached(&model, &cache, &history, 10).unwrap();
+                assert_eq!(bits(&cached), bits(&plain), "{history:?}");
+                assert_eq!(cached.ignored, plain.ignored);
+                assert!(cache.len() <= bytes / (classes * 4));
+            }
+            assert!(!cache.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_cache_for_another_model_is_not_used() {
+        let model = demo_model();
+        let mut parts = model.clone().into_parts();
+        let mut mlp = parts.mlp.parts().clone();
+        mlp.b2
+            .iter_mut()
+            .enumerate()
+            .for_each(|(j, b)| *b += j as f32);
+        parts.mlp = crate::mlp::Mlp::from_parts(mlp).unwrap();
+        let other = Model::new(parts).unwrap();
+        let cache = EventCache::new(&other, 1 << 20);
+        for history in histories(&other, 3, 20) {
+            rank_cached(&other, &cache, &history, 5).unwrap();
+        }
+        let used = cache.len();
+        for history in histories(&model, 5, 50) {
+            let cached = rank_cached(&model, &cache, &history, 10).unwrap();
+            assert_eq!(bits(&cached), bits(&rank(&model, &history, 10).unwrap()));
+        }
+        assert_eq!(cache.len(), used, "the other model's cache took no events");
+    }
+
+    #[test]
+    fn threads_sharing_a_small_cache_get_the_plain_ranking() {
+        let model = demo_model();
+        let cache = EventCache::new(&model, 5 * model.classes().len() * 4);
+        std::thread::scope(|scope| {
+            for seed in 1..=4 {
+                let (model, cache) = (&model, &cache);
+                scope.spawn(move || {
+                    for history in histories(model, seed, 200) {
+                        let cached = rank_cached(model, cache, &history, 10).unwrap();
+                        assert_eq!(bits(&cached), bits(&rank(model, &history, 10).unwrap()));
+                    }
+                });
+            }
+        });
     }
 
     #[test]

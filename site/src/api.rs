@@ -1,9 +1,10 @@
 //! The JSON API: `/batch-predict` (GET and POST), the original's `/predict`, `/healthz` and
-//! `/model`. Each answer is computed with `cinerec_core::rank` on one snapshot of the model,
-//! the very ranking the page runs in WebAssembly, so the two agree to the bit.
+//! `/model`. Each answer is computed with core's ranking on one snapshot of the model: the
+//! page runs `cinerec_core::rank` in WebAssembly, the server `rank_cached` with the model's
+//! [`EventCache`](cinerec_core::EventCache), the same bits; so the two agree to the bit.
 
 use bytes::Bytes;
-use cinerec_core::{rank, Metadata, RankError, WatchEvent, FORMAT_VERSION};
+use cinerec_core::{rank_cached, Metadata, RankError, WatchEvent, FORMAT_VERSION};
 use http::{header, HeaderValue, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
@@ -144,7 +145,7 @@ pub fn predict(state: &State, body: &[u8]) -> Result<Response<Bytes>, Problem> {
         content_id: request.content_id,
         watch_seconds: request.watch_seconds,
     }];
-    let ranking = rank(&loaded.model, &history, 1).map_err(rank_problem)?;
+    let ranking = rank_cached(&loaded.model, &loaded.events, &history, 1).map_err(rank_problem)?;
     let top = ranking
         .recommendations
         .first()
@@ -237,7 +238,8 @@ fn answer(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Response<By
 /// The body of `/batch-predict`'s answer: `history` ranked by core.
 fn ranked(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Bytes, Problem> {
     let wanted = usize::try_from(k).unwrap_or(usize::MAX);
-    let ranking = rank(&loaded.model, history, wanted).map_err(rank_problem)?;
+    let ranking =
+        rank_cached(&loaded.model, &loaded.events, history, wanted).map_err(rank_problem)?;
     let recommendations = &ranking.recommendations;
     let answer = BatchAnswer {
         recommended_content_id: recommendations.iter().map(|r| r.content_id).collect(),

@@ -51,9 +51,12 @@ fn random_history(draws: &mut Draws, catalog: &[u64]) -> Vec<WatchEvent> {
             } else {
                 catalog[(draws.next() % catalog.len() as u64) as usize]
             },
-            watch_seconds: match draws.next() % 5 {
+            // Repeated watch times (the page's three among them) make events repeat, so the
+            // server's event cache is both hit and missed.
+            watch_seconds: match draws.next() % 6 {
                 0 => 0.0,
                 1 => 1e9,
+                2 => [900.0, 3600.0, 7200.0][(draws.next() % 3) as usize],
                 _ => (draws.next() % 720_000) as f64 / 100.0,
             },
         })
