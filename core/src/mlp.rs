@@ -169,6 +169,14 @@ impl Mlp {
         forward(&self.parts, &self.w2_blocked, row, out, false);
     }
 
+    /// [`probabilities`](Mlp::probabilities) of each row, written one after another into
+    /// `out` (`classes()` values per row).
+    pub(crate) fn probabilities_of_rows(&self, rows: &[f32], out: &mut [f32]) {
+        debug_assert_eq!(rows.len() % self.inputs(), 0);
+        debug_assert_eq!(out.len(), rows.len() / self.inputs() * self.classes());
+        forward(&self.parts, &self.w2_blocked, rows, out, false);
+    }
+
     /// Adds the [`probabilities`](Mlp::probabilities) of each row to `sums` (`classes()`
     /// long), a row at a time in order: `rows` holds whole rows of `inputs()` values. The
     /// same bits as adding up `probabilities`' outputs, without a buffer for them.
@@ -180,19 +188,21 @@ impl Mlp {
 }
 
 crate::wide! {
-    /// The body of [`Mlp::probabilities`] (`add` false: one row, written to `out`) and of
-    /// [`Mlp::add_probabilities`] (`add` true: rows, added to `out`), compiled for AVX-512
-    /// too: the ranking's time is here.
+    /// The body of [`Mlp::probabilities`] and [`Mlp::probabilities_of_rows`] (`add` false:
+    /// each row's output written to its place in `out`) and of [`Mlp::add_probabilities`]
+    /// (`add` true: each added to `out`), compiled for AVX-512 too: the ranking's time is
+    /// here.
     fn forward(parts: &MlpParts, w2_blocked: &[f32], rows: &[f32], out: &mut [f32], add: bool) {
         let MlpParts { w1, b1, b2, .. } = parts;
         let inputs = parts.inputs as usize;
         let hidden_units = parts.hidden as usize;
+        let classes = parts.classes as usize;
         let stride = w2_blocked.len() / hidden_units;
 
         // The hidden layer, then the logits padded to whole blocks like `w2_blocked`'s rows.
         let mut scratch = vec![0.0f32; hidden_units + stride];
         let (hidden, logits) = scratch.split_at_mut(hidden_units);
-        for row in rows.chunks_exact(inputs) {
+        for (r, row) in rows.chunks_exact(inputs).enumerate() {
             hidden.copy_from_slice(b1);
             for (x, weights) in row.iter().zip(w1.chunks_exact(hidden_units)) {
                 axpy(*x, weights, hidden);
@@ -201,8 +211,9 @@ crate::wide! {
             // A block of classes at a time, its accumulators in registers across every hidden
             // unit. Each output still starts from its bias and adds its units' terms in unit
             // order, skipping units at zero (most are: skipping them is the faster way too):
-            // the bits of one axpy per unit. A padding lane starts at -∞ and stays there, so the
-            // softmax can take whole vectors with no effect on the real lanes.
+            // the bits of one axpy per unit. A padding lane starts at -∞ and stays there (or
+            // NaN, should an activation overflow), which the maximum skips and `exp` makes
+            // exactly 0: the softmax can take whole vectors with no effect on the real lanes.
             for (start, block) in (0..).step_by(BLOCK).zip(logits.chunks_exact_mut(BLOCK)) {
                 let mut acc = [f32::NEG_INFINITY; BLOCK];
                 let biases = &b2[start..b2.len().min(start + BLOCK)];
@@ -220,11 +231,11 @@ crate::wide! {
                 block.copy_from_slice(&acc);
             }
             softmax(logits);
-            let probabilities = &logits[..out.len()];
+            let probabilities = &logits[..classes];
             if add {
                 out.iter_mut().zip(probabilities).for_each(|(sum, p)| *sum += p);
             } else {
-                out.copy_from_slice(probabilities);
+                out[r * classes..][..classes].copy_from_slice(probabilities);
             }
         }
     }
@@ -373,8 +384,8 @@ mod tests {
 
     #[test]
     fn every_row_and_every_sum_has_the_bits_of_the_plain_order() {
-        // 130 classes: two whole blocks and a mostly padded one on every target; units that
-        // are zero for some rows and not others.
+        // 130 classes: whole blocks and a mostly padded last one (64-class blocks natively,
+        // 32 in wasm); units that are zero for some rows and not others.
         let (inputs, hidden, classes) = (3u32, 40u32, 130u32);
         let mut seed = 0x9e37_79b9_u32;
         let mut next = move || {

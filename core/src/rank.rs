@@ -177,10 +177,12 @@ fn scores(
 ///
 /// An event's output depends only on its standardised feature row, so the row's bits are the
 /// key and a kept output has the bits [`rank`] would compute. The cache is for one model
-/// (another model's rankings do not use it) and holds at most about the bytes it was made
-/// for: when full it is emptied, so a stream of events never seen before costs a little
-/// bookkeeping, not memory. The lock is held for look-ups and additions, never for the
-/// forward pass, so requests that miss do not hold up the others.
+/// (another model's rankings do not use it). Its outputs take at most the bytes it was made
+/// for, and at most 65,536 events are kept (the map's own overhead, some 60 bytes an event, comes
+/// on top): when full it is emptied, so a stream of events never seen before costs a little
+/// bookkeeping, not memory. The lock is held for look-ups, additions and insertions, never
+/// for the forward pass nor to free an emptied map, so requests that miss do not hold up the
+/// others.
 #[derive(Debug)]
 pub struct EventCache {
     model_id: String,
@@ -222,42 +224,67 @@ impl EventCache {
     }
 
     /// [`Mlp::add_probabilities`] with the outputs kept, the missing ones computed (outside
-    /// the lock) and kept.
+    /// the lock, in one forward call) and kept.
     fn add_probabilities(&self, mlp: &Mlp, rows: &[f32], sums: &mut [f32]) {
         let key = |row: &[f32]| -> [u32; FEATURES] { std::array::from_fn(|i| row[i].to_bits()) };
-        let missing: Vec<&[f32]> = {
+        let add = |sums: &mut [f32], output: &[f32]| {
+            sums.iter_mut().zip(output).for_each(|(sum, p)| *sum += p);
+        };
+        let classes = self.classes;
+        // Every output kept, the common case: one look-up each, under one lock.
+        let missing: Vec<usize> = {
             let outputs = self.lock();
-            rows.chunks_exact(FEATURES)
-                .filter(|row| !outputs.contains_key(&key(row)))
-                .collect()
+            let found: Vec<Option<&[f32]>> = rows
+                .chunks_exact(FEATURES)
+                .map(|row| outputs.get(&key(row)).map(|output| &**output))
+                .collect();
+            if found.iter().all(Option::is_some) {
+                found
+                    .into_iter()
+                    .flatten()
+                    .for_each(|output| add(sums, output));
+                return;
+            }
+            (0..found.len()).filter(|&i| found[i].is_none()).collect()
         };
         if missing.len() > self.limit {
             return mlp.add_probabilities(rows, sums);
         }
-        let mut computed = vec![0.0f32; missing.len() * self.classes];
-        for (row, out) in missing.iter().zip(computed.chunks_exact_mut(self.classes)) {
-            mlp.probabilities(row, out);
-        }
+        let row = |i: usize| &rows[i * FEATURES..(i + 1) * FEATURES];
+        let gathered: Vec<f32> = missing.iter().flat_map(|&i| row(i)).copied().collect();
+        let mut computed = vec![0.0f32; missing.len() * classes];
+        mlp.probabilities_of_rows(&gathered, &mut computed);
+
         let mut outputs = self.lock();
-        if outputs.len() + missing.len() > self.limit {
-            outputs.clear();
-        }
-        for (row, out) in missing.iter().zip(computed.chunks_exact(self.classes)) {
-            outputs.entry(key(row)).or_insert_with(|| out.into());
-        }
-        // Another ranking may have emptied the cache since the look-up: then compute all.
-        if !rows
-            .chunks_exact(FEATURES)
-            .all(|row| outputs.contains_key(&key(row)))
-        {
-            drop(outputs);
-            return mlp.add_probabilities(rows, sums);
-        }
-        for row in rows.chunks_exact(FEATURES) {
-            for (sum, p) in sums.iter_mut().zip(outputs[&key(row)].iter()) {
-                *sum += p;
+        let mut fresh = missing
+            .iter()
+            .zip(computed.chunks_exact(classes))
+            .peekable();
+        let found: Option<Vec<&[f32]>> = (0..rows.len() / FEATURES)
+            .map(|i| match fresh.next_if(|(&m, _)| m == i) {
+                Some((_, output)) => Some(output),
+                None => outputs.get(&key(row(i))).map(|output| &**output),
+            })
+            .collect();
+        match found {
+            Some(found) => found.into_iter().for_each(|output| add(sums, output)),
+            // Another ranking emptied the cache since the look-up: compute them all.
+            None => {
+                drop(outputs);
+                return mlp.add_probabilities(rows, sums);
             }
         }
+        // Keep the new outputs; a full cache is emptied first, and freed after the lock.
+        let stale = if outputs.len() + missing.len() > self.limit {
+            std::mem::take(&mut *outputs)
+        } else {
+            HashMap::new()
+        };
+        for (&i, output) in missing.iter().zip(computed.chunks_exact(classes)) {
+            outputs.entry(key(row(i))).or_insert_with(|| output.into());
+        }
+        drop(outputs);
+        drop(stale);
     }
 }
 
@@ -407,8 +434,9 @@ mod tests {
     fn the_cached_ranking_has_the_bits_of_the_ranking() {
         let model = demo_model();
         let classes = model.classes().len();
-        // Room for 7 events: the cache fills, empties and refills along the way.
-        for bytes in [1 << 20, 7 * classes * 4] {
+        // Room for 7 events: the cache fills, empties and refills along the way; room for
+        // none: every ranking computes.
+        for bytes in [1 << 20, 7 * classes * 4, 0] {
             let cache = EventCache::new(&model, bytes);
             for history in histories(&model, 7, 300) {
                 let plain = rank(&model, &history, 10).unwrap();
@@ -417,7 +445,7 @@ mod tests {
                 assert_eq!(cached.ignored, plain.ignored);
                 assert!(cache.len() <= bytes / (classes * 4));
             }
-            assert!(!cache.is_empty());
+            assert_eq!(cache.is_empty(), bytes == 0);
         }
     }
 

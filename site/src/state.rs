@@ -42,7 +42,8 @@ pub struct Loaded {
     pub events: EventCache,
 }
 
-/// The memory [`Loaded::events`] may take: 16 MiB, 70,000 events for the demo's 58 classes.
+/// The outputs [`Loaded::events`] may keep: 16 MiB (for the demo's 58 classes, the cache's
+/// cap of 65,536 events comes first: 15 MiB of outputs and about 4 MiB of map).
 const EVENT_CACHE_BYTES: usize = 16 << 20;
 
 /// The largest `k` whose empty-history answer is kept (the page asks for 10, the original
