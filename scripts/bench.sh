@@ -38,9 +38,10 @@ ids=$(curl -s "http://$site/batch-predict?k=20" | sed 's/.*"recommended_content_
 history=$(echo "$ids" | tr ',' '\n' | awk '{printf "%s{\"content_id\":%s,\"watch_seconds\":%d}", (NR>1?",":""), $1, 300*NR}')
 export WRK_BODY="{\"k\":10,\"history\":[$history]}"
 
-run() { # name url [post]: prints one line, and leaves requests/s in $rps
+run() { # name url [post|unseen]: prints one line, and leaves requests/s in $rps
     local extra=() line
     [[ ${3:-} == post ]] && extra=(-s scripts/wrk-post.lua)
+    [[ ${3:-} == unseen ]] && extra=(-s scripts/wrk-post-unseen.lua)
     line=$(wrk -t2 -c64 -d"${WRK_SECONDS:-10}s" --latency "${extra[@]}" "$2" | awk -v name="$1" '
         /Requests\/sec/ {rps = $2}
         /^ +50%/ {p50 = $2}
@@ -64,3 +65,9 @@ for round in 1 2 3; do
 done
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 echo "site / bare: GET ${get_ratios[*]} (median $(median "${get_ratios[@]}"), goal 0.6); POST ${post_ratios[*]} (median $(median "${post_ratios[@]}"), goal 0.5)"
+# The rounds above repeat one history, so the server takes every event's output from its
+# cache; here every request's events are new (random watch times, drawn by wrk in Lua).
+echo "every event unseen (wrk's Lua slows both sides):"
+run "site POST, 20 unseen events" "http://$site/batch-predict" unseen; site_rps=$rps
+run "bare warp POST, same script" "http://$bare/" unseen
+echo "site / bare with unseen events: $(awk -v a="$site_rps" -v b="$rps" 'BEGIN {printf "%.2f", a / b}')"
