@@ -178,11 +178,11 @@ fn scores(
 /// An event's output depends only on its standardised feature row, so the row's bits are the
 /// key and a kept output has the bits [`rank`] would compute. The cache is for one model
 /// (another model's rankings do not use it). Its outputs take at most the bytes it was made
-/// for, and at most 65,536 events are kept (the map's own overhead, some 60 bytes an event, comes
-/// on top): when full it is emptied, so a stream of events never seen before costs a little
-/// bookkeeping, not memory. The lock is held for look-ups, additions and insertions, never
-/// for the forward pass nor to free an emptied map, so requests that miss do not hold up the
-/// others.
+/// for, and it keeps at most 65,536 events (the map's own overhead, some 60 bytes an event,
+/// comes on top): when full it is emptied, so a stream of events never seen before costs a
+/// little bookkeeping, not memory. The lock is held for look-ups, additions and insertions,
+/// never for the forward pass nor to free an emptied map, so requests that miss do not hold
+/// up the others.
 #[derive(Debug)]
 pub struct EventCache {
     model_id: String,
