@@ -165,8 +165,7 @@ impl Mlp {
     /// This is the serving forward pass; see the module docs for why it is written this way.
     pub fn probabilities(&self, row: &[f32], out: &mut [f32]) {
         debug_assert_eq!(row.len(), self.inputs());
-        debug_assert_eq!(out.len(), self.classes());
-        forward(&self.parts, &self.w2_blocked, row, out, false);
+        self.probabilities_of_rows(row, out);
     }
 
     /// [`probabilities`](Mlp::probabilities) of each row, written one after another into
@@ -257,10 +256,9 @@ fn axpy(x: f32, weights: &[f32], acc: &mut [f32]) {
 }
 
 /// The numerically stable softmax of `logits`, in place, with [`exp`] and one fixed summation
-/// order. `logits` is padded with -∞ to whole [`LANES`], so
-/// every loop takes whole vectors: the padding changes neither the maximum nor any sum (its
-/// `exp` is exactly 0), and no element is left to a scalar tail, which was a tenth of the
-/// ranking's time for 58 classes.
+/// order. `logits` is padded with -∞ to whole [`LANES`], so every loop takes whole vectors:
+/// the padding changes neither the maximum nor any sum (its `exp` is exactly 0), and no
+/// element is left to a scalar tail, which was a tenth of the ranking's time for 58 classes.
 #[inline(always)]
 pub(crate) fn softmax(logits: &mut [f32]) {
     debug_assert!(logits.len() % LANES == 0);

@@ -186,7 +186,6 @@ fn scores(
 #[derive(Debug)]
 pub struct EventCache {
     model_id: String,
-    classes: usize,
     limit: usize,
     outputs: Mutex<HashMap<[u32; FEATURES], Box<[f32]>>>,
 }
@@ -200,7 +199,6 @@ impl EventCache {
         let classes = model.classes().len();
         EventCache {
             model_id: model.id().to_string(),
-            classes,
             limit: (bytes / (classes * std::mem::size_of::<f32>()).max(1)).min(MOST_EVENTS),
             outputs: Mutex::new(HashMap::new()),
         }
@@ -230,7 +228,7 @@ impl EventCache {
         let add = |sums: &mut [f32], output: &[f32]| {
             sums.iter_mut().zip(output).for_each(|(sum, p)| *sum += p);
         };
-        let classes = self.classes;
+        let classes = sums.len();
         // Every output kept, the common case: one look-up each, under one lock.
         let missing: Vec<usize> = {
             let outputs = self.lock();
