@@ -12,6 +12,7 @@ use std::sync::{Mutex, RwLock};
 use cinerec_core::{EpochReport, TrainConfig};
 use ndarray::Array2;
 
+use crate::flush::FlushSubnormals;
 use crate::kernels::{Outcome, RowStats, Shard};
 use crate::lockstep::{PoisonOnPanic, SpinBarrier};
 use crate::network::Network;
@@ -128,6 +129,9 @@ impl Run<'_> {
     ) -> Vec<EpochReport> {
         let shared = self.shared;
         let _poison = PoisonOnPanic(&shared.barrier);
+        // Subnormal gradients cost Intel cores a microcode assist each (see `flush`); the
+        // mode ends with this function, before anything ranks on this thread.
+        let _flush = FlushSubnormals::new();
         let config = self.config;
         let mut order: Vec<usize> = (0..self.examples.len()).collect();
         let steps_per_epoch = order.len().div_ceil(self.batch);

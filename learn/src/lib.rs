@@ -19,6 +19,7 @@ pub mod random;
 
 mod epochs;
 mod fit;
+mod flush;
 mod kernels;
 mod lockstep;
 mod network;
@@ -29,6 +30,7 @@ mod wide;
 
 pub use epochs::{train, Examples};
 pub use fit::{fit, Provenance, TrainError};
+pub use flush::flushing_subnormals;
 pub use network::Network;
 pub use optimizer::{default_epochs, default_learning_rate};
 pub use pairs::{pair_count, pairs, split_viewers, Pair, Pairs, Viewers, MAX_PARTNERS};
