@@ -544,6 +544,26 @@ impl Movies {
     }
 }
 
+impl Movies {
+    /// A movie of ML-1M, ML-10M or ML-latest: the date from the title, genres split at `|`.
+    fn add_with_pipes(
+        &mut self,
+        place: Place,
+        field: &str,
+        id: &str,
+        title: &str,
+        genres: &str,
+    ) -> Result<()> {
+        let genres = genres
+            .split('|')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect();
+        self.add(place, field, id, title, String::new(), genres)
+    }
+}
+
 /// `Toy Story (1995)` → (`Toy Story`, 1995); `Babylon 5 (1994-1998)` → (`Babylon 5`, 1994);
 /// a title without a year is kept whole.
 fn split_title(text: &str) -> (String, Option<&str>) {
@@ -618,24 +638,9 @@ fn movies_1m(path: &Path, text: &str) -> Result<Vec<SourceMovie>> {
         let Some((title, _)) = rest.rsplit_once("::") else {
             return Err(place.error("expected MovieID::Title::Genres"));
         };
-        movies.add(
-            place,
-            "MovieID",
-            id,
-            title,
-            String::new(),
-            pipe_genres(genres),
-        )?;
+        movies.add_with_pipes(place, "MovieID", id, title, genres)?;
     }
     Ok(movies.list)
-}
-
-fn pipe_genres(text: &str) -> Vec<String> {
-    text.split('|')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn ratings_delimited(
@@ -753,16 +758,7 @@ fn movies_latest(path: &Path, text: &str) -> Result<Vec<SourceMovie>> {
         path,
         text,
         ["movieId", "title", "genres"],
-        |place, [id, title, genres]| {
-            movies.add(
-                place,
-                "movieId",
-                id,
-                title,
-                String::new(),
-                pipe_genres(genres),
-            )
-        },
+        |place, [id, title, genres]| movies.add_with_pipes(place, "movieId", id, title, genres),
     )?;
     Ok(movies.list)
 }
