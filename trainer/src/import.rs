@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use cinerec_core::catalog::Movie;
@@ -17,7 +17,7 @@ use cinerec_core::watch_log::{self, WatchRow};
 use sha2::{Digest, Sha256};
 
 use crate::movielens::{self, Dataset, Format, Rating, SourceMovie};
-use crate::output::{destination, write_atomic};
+use crate::output::{destination, write_atomic, MAX_INPUT};
 
 /// Flags of `import`.
 #[derive(Debug, clap::Args)]
@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub unseen_log: Option<PathBuf>,
     /// Watch seconds per star of a rating: watch_seconds = SECONDS × rating, so by default a
-    /// 5 is 7,200 s (a whole film) and a 3.5 is 5,040 s.
+    /// 5 is 7,200 s (a whole film) and a 3.5 is 5,040 s; from 0 to 86,400.
     #[arg(long, value_name = "SECONDS", default_value_t = 1440.0, value_parser = seconds_per_star)]
     pub seconds_per_star: f64,
     /// Content ids of the catalog and the log: tmdb (links.csv's tmdbId, so posters can be
@@ -143,7 +143,7 @@ pub fn run(args: &Args) -> Result<()> {
         .iter()
         .partition(|row| args.unseen_log.is_some() && is_unseen(row.watch.user_id));
     write_atomic(&args.out_movies, document.as_bytes())?;
-    write_atomic(&args.out_log, log_text(&seen).as_bytes())?;
+    write_log(&args.out_log, &seen)?;
     let mut written = format!(
         "wrote {} movies to {}; {} rows of {} viewers to {}",
         imported.movies.len(),
@@ -153,7 +153,7 @@ pub fn run(args: &Args) -> Result<()> {
         args.out_log.display()
     );
     if let Some(path) = &args.unseen_log {
-        write_atomic(path, log_text(&unseen).as_bytes())?;
+        write_log(path, &unseen)?;
         write!(
             written,
             "; {} rows of {} unseen viewers to {}",
@@ -348,6 +348,22 @@ fn order_events(ratings: &mut [Rating]) {
     }
 }
 
+/// Writes a log, with a note when it is too large for `train` to read.
+fn write_log(path: &Path, rows: &[&Row]) -> Result<()> {
+    let text = log_text(rows);
+    write_atomic(path, text.as_bytes())?;
+    if text.len() as u64 > MAX_INPUT {
+        errln!(
+            "import: note: {} is {} bytes, more than the {} GiB train reads: import a smaller \
+             release, or split the log",
+            path.display(),
+            text.len(),
+            MAX_INPUT >> 30
+        );
+    }
+    Ok(())
+}
+
 /// The log: core's text of the rows, and a `timestamp` column after core's five (readers find
 /// columns by name, so the old ones read it unchanged).
 fn log_text(rows: &[&Row]) -> String {
@@ -464,4 +480,26 @@ mod tests {
     }
 
     const EXPECTED_UNSEEN: [u64; 4] = [1, 14, 18, 24];
+
+    #[test]
+    fn the_help_states_the_limits_that_apply() {
+        let thousands = |number: u64| {
+            let digits = number.to_string();
+            let mut text = String::new();
+            for (index, digit) in digits.chars().enumerate() {
+                if index > 0 && (digits.len() - index).is_multiple_of(3) {
+                    text.push(',');
+                }
+                text.push(digit);
+            }
+            text
+        };
+        let limits = format!(
+            "At most {} ratings, {} movies and {} GiB per file.",
+            thousands(crate::limits::MAX_IMPORT_RATINGS),
+            thousands(crate::limits::MAX_IMPORT_MOVIES),
+            MAX_INPUT >> 30
+        );
+        assert!(HANDLING.contains(&limits), "{limits}");
+    }
 }

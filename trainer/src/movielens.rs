@@ -211,7 +211,13 @@ pub fn read(source: &Source) -> Result<Dataset> {
     let counts = [
         format!("{} ratings", ratings.len()),
         format!("{} movies", movies.len()),
-        "links".to_string(),
+        format!(
+            "a tmdbId for {} of them",
+            movies
+                .iter()
+                .filter(|movie| movie.tmdb_id.is_some())
+                .count()
+        ),
     ];
     let notes = notes
         .into_iter()

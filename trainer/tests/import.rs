@@ -142,6 +142,10 @@ fn ml_1m_and_10m_double_colons_half_stars_and_either_encoding() {
     );
     let run = import(&ws, "ml-1m/ratings.dat", &[]).success();
     says(&run, "import: ml-1m from");
+    says(
+        &run,
+        "ratings.dat (UTF-8): 2 ratings; movies.dat (Latin-1, not valid UTF-8): 2 movies",
+    );
     says(&run, "movies.dat (Latin-1");
     let movies = catalog(&ws);
     assert_eq!(movies[0]["title"], "Alien: The Harbor");
@@ -185,6 +189,7 @@ fn ml_latest_quoted_titles_tmdb_ids_and_movies_without_one() {
     ws.write("latest/links.csv", LATEST_LINKS);
     ws.write("latest/ratings.csv", LATEST_RATINGS);
     let run = import(&ws, "latest", &[]).success();
+    says(&run, "links.csv (UTF-8): a tmdbId for 3 of them");
     says(
         &run,
         "import: 1 movies without a tmdbId dropped, with their 2 ratings \
@@ -451,6 +456,13 @@ fn malformed_input_names_file_line_field_and_value_and_writes_nothing() {
     );
     ws.write("d/x.item", "item_id:token\n1\n");
     import(&ws, "d", &[]).fails_with("d/x.inter: line 1: header lacks the column timestamp");
+
+    ws.write(
+        "d/x.inter",
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\n",
+    );
+    import(&ws, "d", &["--unseen-log", "out/log.csv"])
+        .fails_with("out/log.csv is given as two outputs");
 }
 
 #[test]
