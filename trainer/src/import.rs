@@ -138,27 +138,27 @@ pub fn run(args: &Args) -> Result<()> {
         "movies": imported.movies
     }))?;
     document.push('\n');
-    let (unseen, seen): (Vec<&Row>, Vec<&Row>) = imported
-        .rows
-        .iter()
-        .partition(|row| args.unseen_log.is_some() && is_unseen(row.watch.user_id));
     write_atomic(&args.out_movies, document.as_bytes())?;
-    write_log(&args.out_log, &seen)?;
+    drop(document);
+    let mut log = imported.log;
+    let unseen = args.unseen_log.as_ref().map(|_| log.split_off_unseen());
+    write_log(&args.out_log, &log)?;
     let mut written = format!(
         "wrote {} movies to {}; {} rows of {} viewers to {}",
         imported.movies.len(),
         args.out_movies.display(),
-        seen.len(),
-        viewers(&seen),
+        log.watches.len(),
+        log.viewers(),
         args.out_log.display()
     );
-    if let Some(path) = &args.unseen_log {
+    if let (Some(path), Some(unseen)) = (&args.unseen_log, unseen) {
+        drop(log);
         write_log(path, &unseen)?;
         write!(
             written,
             "; {} rows of {} unseen viewers to {}",
-            unseen.len(),
-            viewers(&unseen),
+            unseen.watches.len(),
+            unseen.viewers(),
             path.display()
         )?;
     }
@@ -175,16 +175,73 @@ pub fn is_unseen(user_id: u64) -> bool {
     }) == 0
 }
 
-/// One row of a log: the watch and when it happened.
-struct Row {
-    watch: WatchRow,
-    timestamp: u64,
+/// The rows of a log: the watches, and when each happened.
+#[derive(Default)]
+struct Log {
+    watches: Vec<WatchRow>,
+    timestamps: Vec<u64>,
+}
+
+impl Log {
+    /// Moves the unseen viewers' rows (see [`is_unseen`]) into a log of their own.
+    fn split_off_unseen(&mut self) -> Log {
+        // Rows come viewer by viewer: one hash per viewer.
+        let mut last: Option<(u64, bool)> = None;
+        let flags: Vec<bool> = self
+            .watches
+            .iter()
+            .map(|watch| match last {
+                Some((user, unseen)) if user == watch.user_id => unseen,
+                _ => {
+                    let unseen = is_unseen(watch.user_id);
+                    last = Some((watch.user_id, unseen));
+                    unseen
+                }
+            })
+            .collect();
+        let mut unseen = Log::default();
+        for (index, _) in flags.iter().enumerate().filter(|(_, &flag)| flag) {
+            unseen.watches.push(self.watches[index]);
+            unseen.timestamps.push(self.timestamps[index]);
+        }
+        let mut seen = flags.iter().map(|flag| !flag);
+        self.watches.retain(|_| seen.next().unwrap_or(true));
+        let mut seen = flags.iter().map(|flag| !flag);
+        self.timestamps.retain(|_| seen.next().unwrap_or(true));
+        unseen
+    }
+
+    /// The number of viewers (rows come viewer by viewer).
+    fn viewers(&self) -> usize {
+        self.watches.chunk_by(|a, b| a.user_id == b.user_id).count()
+    }
+
+    /// Core's text of the rows, and a `timestamp` column after core's five (readers find
+    /// columns by name, so the old ones read it unchanged). Core writes a chunk at a time, so
+    /// that its text and ours are not both whole in memory.
+    fn text(&self) -> String {
+        const CHUNK: usize = 1 << 16;
+        let mut out = String::with_capacity(self.watches.len() * 52 + 64);
+        out.push_str(watch_log::HEADER);
+        out.push_str(",timestamp\n");
+        for (watches, timestamps) in self
+            .watches
+            .chunks(CHUNK)
+            .zip(self.timestamps.chunks(CHUNK))
+        {
+            let text = watch_log::write(watches);
+            for (line, timestamp) in text.lines().skip(1).zip(timestamps) {
+                let _ = writeln!(out, "{line},{timestamp}");
+            }
+        }
+        out
+    }
 }
 
 /// What [`convert`] made, and what it had to leave out.
 struct Imported {
     movies: Vec<Movie>,
-    rows: Vec<Row>,
+    log: Log,
     report: Report,
 }
 
@@ -241,19 +298,23 @@ fn convert(dataset: Dataset, ids: Ids, seconds_per_star: f64) -> Imported {
         _ => None,
     };
 
-    let mut ratings: Vec<Rating> = Vec::with_capacity(dataset.ratings.len());
-    for rating in dataset.ratings {
-        match fates.get(&rating.movie) {
-            Some(Fate::Kept(_)) => ratings.push(rating),
-            Some(Fate::WithoutTmdb) => report.without_tmdb_ratings += 1,
-            Some(Fate::SharedTmdb) => report.shared_tmdb_ratings += 1,
-            None => {
-                report.unknown_ratings += 1;
-                report.unknown_ids.insert(rating.movie);
-            }
+    let mut ratings = dataset.ratings;
+    ratings.retain(|rating| match fates.get(&rating.movie) {
+        Some(Fate::Kept(_)) => true,
+        Some(Fate::WithoutTmdb) => {
+            report.without_tmdb_ratings += 1;
+            false
         }
-    }
-
+        Some(Fate::SharedTmdb) => {
+            report.shared_tmdb_ratings += 1;
+            false
+        }
+        None => {
+            report.unknown_ratings += 1;
+            report.unknown_ids.insert(rating.movie);
+            false
+        }
+    });
     // The latest of each (viewer, movie): after a stable sort by time, the last of its group;
     // reversed, the first, which `dedup` keeps.
     ratings.sort_by_key(|rating| (rating.user, rating.movie, rating.timestamp));
@@ -310,26 +371,28 @@ fn convert(dataset: Dataset, ids: Ids, seconds_per_star: f64) -> Imported {
         });
     }
 
-    let rows = ratings
-        .iter()
-        .filter_map(|rating| {
-            let content_id = content_id(rating.movie)?;
-            let &(vote_average, popularity) = features.get(&rating.movie)?;
-            Some(Row {
-                watch: WatchRow {
-                    user_id: rating.user,
-                    content_id,
-                    watch_seconds: seconds_per_star * rating.stars,
-                    rating: vote_average,
-                    popularity,
-                },
-                timestamp: rating.timestamp,
-            })
-        })
-        .collect();
+    let mut log = Log {
+        watches: Vec::with_capacity(ratings.len()),
+        timestamps: Vec::with_capacity(ratings.len()),
+    };
+    for rating in ratings {
+        let (Some(content_id), Some(&(vote_average, popularity))) =
+            (content_id(rating.movie), features.get(&rating.movie))
+        else {
+            continue;
+        };
+        log.watches.push(WatchRow {
+            user_id: rating.user,
+            content_id,
+            watch_seconds: seconds_per_star * rating.stars,
+            rating: vote_average,
+            popularity,
+        });
+        log.timestamps.push(rating.timestamp);
+    }
     Imported {
         movies,
-        rows,
+        log,
         report,
     }
 }
@@ -349,8 +412,8 @@ fn order_events(ratings: &mut [Rating]) {
 }
 
 /// Writes a log, with a note when it is too large for `train` to read.
-fn write_log(path: &Path, rows: &[&Row]) -> Result<()> {
-    let text = log_text(rows);
+fn write_log(path: &Path, log: &Log) -> Result<()> {
+    let text = log.text();
     write_atomic(path, text.as_bytes())?;
     if text.len() as u64 > MAX_INPUT {
         errln!(
@@ -362,30 +425,6 @@ fn write_log(path: &Path, rows: &[&Row]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The log: core's text of the rows, and a `timestamp` column after core's five (readers find
-/// columns by name, so the old ones read it unchanged).
-fn log_text(rows: &[&Row]) -> String {
-    let watches: Vec<WatchRow> = rows.iter().map(|row| row.watch).collect();
-    let text = watch_log::write(&watches);
-    let mut out = String::with_capacity(text.len() + rows.len() * 11 + 16);
-    let mut lines = text.lines();
-    out.push_str(lines.next().unwrap_or(watch_log::HEADER));
-    out.push_str(",timestamp\n");
-    for (line, row) in lines.zip(rows) {
-        out.push_str(line);
-        out.push(',');
-        out.push_str(&row.timestamp.to_string());
-        out.push('\n');
-    }
-    out
-}
-
-/// The number of distinct viewers of rows grouped by viewer.
-fn viewers(rows: &[&Row]) -> usize {
-    rows.chunk_by(|a, b| a.watch.user_id == b.watch.user_id)
-        .count()
 }
 
 /// The counts of [`Report`] on standard error, one rule a line.
@@ -480,6 +519,38 @@ mod tests {
     }
 
     const EXPECTED_UNSEEN: [u64; 4] = [1, 14, 18, 24];
+
+    #[test]
+    fn a_log_written_in_chunks_is_core_s_text_with_a_timestamp_on_every_line() {
+        let rows = 70_000;
+        let log = Log {
+            watches: (0..rows)
+                .map(|index| WatchRow {
+                    user_id: index / 7,
+                    content_id: index % 11 + 1,
+                    watch_seconds: 720.0 * (index % 10 + 1) as f64,
+                    rating: 7.25,
+                    popularity: 3.5,
+                })
+                .collect(),
+            timestamps: (0..rows).map(|index| 1_000_000 + index).collect(),
+        };
+        let core = watch_log::write(&log.watches);
+        let expected: String = std::iter::once(format!("{},timestamp\n", watch_log::HEADER))
+            .chain(
+                core.lines()
+                    .skip(1)
+                    .zip(&log.timestamps)
+                    .map(|(line, timestamp)| format!("{line},{timestamp}\n")),
+            )
+            .collect();
+        assert_eq!(log.text(), expected);
+        assert_eq!(
+            Log::default().text(),
+            format!("{},timestamp\n", watch_log::HEADER)
+        );
+        assert_eq!(log.viewers(), 10_000);
+    }
 
     #[test]
     fn the_help_states_the_limits_that_apply() {

@@ -484,6 +484,11 @@ fn lines<'t>(path: &'t Path, text: &'t str) -> impl Iterator<Item = (Place<'t>, 
         .filter(|(_, line)| !line.trim().is_empty())
 }
 
+/// An upper bound on the rows of `text`, to allocate the ratings once.
+fn line_count(text: &str) -> usize {
+    (text.bytes().filter(|&byte| byte == b'\n').count() + 1).min(MAX_IMPORT_RATINGS as usize)
+}
+
 /// Adds a rating, within [`MAX_IMPORT_RATINGS`].
 fn push_rating(
     ratings: &mut Vec<Rating>,
@@ -655,7 +660,7 @@ fn ratings_delimited(
     separator: &str,
     names: [&str; 4],
 ) -> Result<Vec<Rating>> {
-    let mut ratings = Vec::new();
+    let mut ratings = Vec::with_capacity(line_count(text));
     for (place, line) in lines(path, text) {
         let fields = place.fields(line, separator, 4)?;
         push_rating(
@@ -770,7 +775,7 @@ fn movies_latest(path: &Path, text: &str) -> Result<Vec<SourceMovie>> {
 }
 
 fn ratings_latest(path: &Path, text: &str) -> Result<Vec<Rating>> {
-    let mut ratings = Vec::new();
+    let mut ratings = Vec::with_capacity(line_count(text));
     each_csv_row(path, text, NAMES_LATEST, |place, values| {
         push_rating(&mut ratings, place, NAMES_LATEST, values)
     })?;
@@ -896,7 +901,7 @@ fn ratings_recbole(path: &Path, text: &str) -> Result<Vec<Rating>> {
     for (column, name) in columns.iter_mut().zip(NAMES_RECBOLE) {
         *column = file.required(name)?;
     }
-    let mut ratings = Vec::new();
+    let mut ratings = Vec::with_capacity(line_count(text));
     for (place, fields) in &file.rows {
         let values = columns.map(|column| fields[column]);
         push_rating(&mut ratings, *place, NAMES_RECBOLE, values)?;
@@ -965,5 +970,39 @@ mod tests {
             read_text(&path).unwrap(),
             ("Café".to_string(), Encoding::Utf8)
         );
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn no_reader_panics_on_any_text(
+                text in "[0-9a-z:|,\t\n\r\"()é. _-]{0,300}",
+                header in prop::sample::select(vec![
+                    "",
+                    "movieId,title,genres\n",
+                    "userId,movieId,rating,timestamp\n",
+                    "movieId,imdbId,tmdbId\n",
+                    "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n",
+                    "user_id:token\titem_id:token\trating:float\ttimestamp:float\n",
+                ]),
+            ) {
+                let text = format!("{header}{text}");
+                let path = Path::new("x");
+                let _ = movies_100k(path, &text);
+                let _ = movies_1m(path, &text);
+                let _ = movies_latest(path, &text);
+                let _ = movies_recbole(path, &text, &mut Vec::new());
+                let _ = ratings_delimited(path, &text, "\t", NAMES_100K);
+                let _ = ratings_delimited(path, &text, "::", NAMES_1M);
+                let _ = ratings_latest(path, &text);
+                let _ = ratings_recbole(path, &text);
+                let mut movies = movies_latest(path, "movieId,title,genres\n1,a,b\n").unwrap();
+                let _ = add_links(path, &text, &mut movies);
+                let _ = split_title(&text);
+            }
+        }
     }
 }
