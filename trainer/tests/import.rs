@@ -428,34 +428,49 @@ fn malformed_input_names_file_line_field_and_value_and_writes_nothing() {
     assert!(!ws.join("out").exists(), "nothing is written");
 
     ws.write("b/movies.dat", "1::One (1990)::Drama\n");
-    ws.write("b/ratings.dat", "1::1::5\n");
-    import(&ws, "b", &[])
-        .fails_with("b/ratings.dat: line 1: expected 4 fields separated by '::', found 3");
-    ws.write("b/ratings.dat", "1::1::6::10\n");
-    import(&ws, "b", &[]).fails_with("line 1: Rating '6' is not a rating from 0 to 5");
-    ws.write("b/ratings.dat", "0::1::4::10\n");
-    import(&ws, "b", &[]).fails_with("line 1: UserID '0' is not a positive whole number");
-
-    ws.write(
-        "c/movies.csv",
-        "movieId,title,genres\nx1,\"A, B (1990)\",Drama\n",
-    );
     ws.write("c/ratings.csv", "userId,movieId,rating,timestamp\n");
-    import(&ws, "c", &[]).fails_with("c/movies.csv: line 2: movieId 'x1' is not a positive");
-    ws.write(
-        "c/movies.csv",
-        "movieId,title,genres\n1,\"A, B (1990)\",Drama\n1,Again (1991),Drama\n",
-    );
-    import(&ws, "c", &[]).fails_with("line 3: movieId 1 appears again (first on line 2)");
-    ws.write("c/movies.csv", "movieId,name,genres\n");
-    import(&ws, "c", &[]).fails_with("c/movies.csv: line 1: header lacks the column title");
-
-    ws.write(
-        "d/x.inter",
-        "user_id:token\titem_id:token\trating:float\n1\t1\t3\n",
-    );
     ws.write("d/x.item", "item_id:token\n1\n");
-    import(&ws, "d", &[]).fails_with("d/x.inter: line 1: header lacks the column timestamp");
+    let cases = [
+        (
+            "b/ratings.dat",
+            "1::1::5\n",
+            "b/ratings.dat: line 1: expected 4 fields separated by '::', found 3",
+        ),
+        (
+            "b/ratings.dat",
+            "1::1::6::10\n",
+            "line 1: Rating '6' is not a rating from 0 to 5",
+        ),
+        (
+            "b/ratings.dat",
+            "0::1::4::10\n",
+            "line 1: UserID '0' is not a positive whole number",
+        ),
+        (
+            "c/movies.csv",
+            "movieId,title,genres\nx1,\"A, B (1990)\",Drama\n",
+            "c/movies.csv: line 2: movieId 'x1' is not a positive",
+        ),
+        (
+            "c/movies.csv",
+            "movieId,title,genres\n1,\"A, B (1990)\",Drama\n1,Again (1991),Drama\n",
+            "line 3: movieId 1 appears again (first on line 2)",
+        ),
+        (
+            "c/movies.csv",
+            "movieId,name,genres\n",
+            "c/movies.csv: line 1: header lacks the column title",
+        ),
+        (
+            "d/x.inter",
+            "user_id:token\titem_id:token\trating:float\n1\t1\t3\n",
+            "d/x.inter: line 1: header lacks the column timestamp",
+        ),
+    ];
+    for (file, contents, expected) in cases {
+        ws.write(file, contents);
+        import(&ws, &file[..1], &[]).fails_with(expected);
+    }
 
     ws.write(
         "d/x.inter",
