@@ -518,6 +518,7 @@ struct Movies {
 }
 
 impl Movies {
+    /// Adds a movie: the release date is `date`, else the first of January of the title's year.
     fn add(
         &mut self,
         place: Place,
@@ -553,9 +554,7 @@ impl Movies {
         });
         Ok(())
     }
-}
 
-impl Movies {
     /// A movie of ML-1M, ML-10M or ML-latest: the date from the title, genres split at `|`.
     fn add_with_pipes(
         &mut self,

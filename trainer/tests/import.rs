@@ -503,6 +503,24 @@ fn missing_files_and_unclear_folders_say_what_was_expected() {
 }
 
 #[test]
+fn the_help_gives_the_rules_for_imperfect_data() {
+    let run = Workspace::new().run(&["import", "--help"]).success();
+    for rule in [
+        "the latest rating is kept",
+        "A rating of a movie id the movies file lacks: skipped",
+        "dropped with its ratings",
+        "read as Latin-1",
+        "--seconds-per-star <SECONDS>",
+    ] {
+        assert!(
+            run.stdout.contains(rule),
+            "{rule:?} not in:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
 fn train_loads_an_imported_log() {
     let ws = Workspace::new();
     small_100k(&ws, 25);
