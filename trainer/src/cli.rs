@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
-use crate::{crawl, demo, evaluate, pipeline, preprocess, train};
+use crate::{crawl, demo, evaluate, import, pipeline, preprocess, train};
 
 /// cinerec's training pipeline: catalog → watch log → model.bin → evaluation.
 #[derive(Debug, Parser)]
@@ -22,6 +22,8 @@ enum Command {
     DemoCatalog(demo::Args),
     /// Fetch TMDB's popular movies into a catalog (needs TMDB_ACCESS_TOKEN or TMDB_API_KEY).
     Crawl(crawl::Args),
+    /// Turn a MovieLens release (100k, 1M, 10M, latest, RecBole) into a catalog and a watch log.
+    Import(import::Args),
     /// Make a synthetic watch log from a catalog, as the original preprocessor did.
     Preprocess(preprocess::Args),
     /// Train the model on a watch log and write model.bin, metrics.json and training.svg.
@@ -58,6 +60,7 @@ pub fn run() -> Result<()> {
     match cli.command {
         Command::DemoCatalog(args) => demo::run(&args),
         Command::Crawl(args) => crawl::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Preprocess(args) => preprocess::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),

@@ -20,6 +20,15 @@ use cinerec_learn::pair_count;
 /// their CSV text, the plot), and a log `train` can still read whole.
 pub const MAX_LOG_ROWS: u64 = 10_000_000;
 
+/// The most ratings `import` reads: ML-32M and ML-latest (about 34 million) fit. An import
+/// takes about 100 bytes a rating at its peak (the ratings, the rows and the log's text), so
+/// this keeps it under 4 GiB.
+pub const MAX_IMPORT_RATINGS: u64 = 40_000_000;
+
+/// The most movies `import` reads (ML-latest has under 100,000): every one is an entry of the
+/// catalog and, once watched, a class of the model.
+pub const MAX_IMPORT_MOVIES: u64 = 1_000_000;
+
 /// The most passes over the data: every epoch is a line of `model.bin`'s metadata and a point
 /// of `training.svg`, and the original trained for 10.
 pub const MAX_EPOCHS: u32 = 100_000;

@@ -161,7 +161,7 @@ const STALE_WITHOUT_LOCKS_AFTER: Duration = Duration::from_secs(3600);
 const MAX_LINKS: usize = 40;
 /// The largest input read: a watch log of ten million rows is about 400 MB, and reading
 /// `/dev/zero` must end in an error, not in an allocation that aborts.
-const MAX_INPUT: u64 = 1 << 30;
+pub const MAX_INPUT: u64 = 1 << 30;
 
 /// Removes the stale temporary files of `folder` (see the module docs), once per run and
 /// folder: a crawl writes hundreds of posters into one.

@@ -219,6 +219,7 @@ fn every_subcommand_has_help() {
     for command in [
         "demo-catalog",
         "crawl",
+        "import",
         "preprocess",
         "train",
         "evaluate",
