@@ -23,8 +23,9 @@ use crate::model::{Model, ModelError};
 /// The first eight bytes of every `model.bin`.
 const MAGIC: [u8; 8] = *b"CINEREC\0";
 /// The format version this build writes and reads. Version 2 moved the format version out
-/// of the metadata and added the training objective.
-pub const FORMAT_VERSION: u32 = 2;
+/// of the metadata and added the training objective; version 3 added the network's input
+/// (features, or the recent movies of the next-watch model) and the `next` objective.
+pub const FORMAT_VERSION: u32 = 3;
 /// Bytes before the payload.
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
 

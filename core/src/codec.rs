@@ -12,6 +12,7 @@
 //! | labels | list of u64 |
 //! | mlp | inputs u32, hidden u32, classes u32, w1, b1, w2, b2 (lists of f32) |
 //! | catalog | list of (id u64, title text, poster text, vote_average f64, popularity f64) |
+//! | input | variant u32: 0 features; 1 recent movies, then its weights (list of f32) |
 //!
 //! Written here rather than through serde: the browser decodes every model it shows, and a
 //! reader this size is a fraction of serde's (with the float formatter its errors bring).
@@ -21,7 +22,8 @@
 use crate::labels::LabelEncoder;
 use crate::mlp::{Mlp, MlpParts};
 use crate::parts::{
-    CatalogEntry, EpochReport, Metadata, ModelParts, Objective, Optimizer, TestMetrics, TrainConfig,
+    CatalogEntry, EpochReport, Input, Metadata, ModelParts, Objective, Optimizer, TestMetrics,
+    TrainConfig,
 };
 use crate::scaler::{Scaler, FEATURES};
 
@@ -37,12 +39,14 @@ pub(crate) fn to_bytes(parts: &ModelParts) -> Vec<u8> {
         labels,
         mlp,
         catalog,
+        input,
     } = parts;
     out.text(&metadata.code_version);
     let config = &metadata.config;
     out.u32(match config.objective {
         Objective::Item => 0,
         Objective::CoWatch => 1,
+        Objective::Next => 2,
     });
     out.u32(config.epochs);
     out.u32(config.hidden);
@@ -88,6 +92,14 @@ pub(crate) fn to_bytes(parts: &ModelParts) -> Vec<u8> {
         out.f64(entry.vote_average);
         out.f64(entry.popularity);
     }
+    match input {
+        Input::Features => out.u32(0),
+        Input::Recent { weights } => {
+            out.u32(1);
+            out.u64(weights.len() as u64);
+            weights.iter().for_each(|&w| out.f32(w));
+        }
+    }
     out.0
 }
 
@@ -106,6 +118,7 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ModelParts, String> {
             objective: match input.u32("objective")? {
                 0 => Objective::Item,
                 1 => Objective::CoWatch,
+                2 => Objective::Next,
                 other => return Err(format!("objective {other} is not a known objective")),
             },
             epochs: input.u32("epochs")?,
@@ -179,6 +192,17 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ModelParts, String> {
             popularity: input.f64("popularity")?,
         })
     })?;
+    let network_input = match input.u32("input")? {
+        0 => Input::Features,
+        1 => Input::Recent {
+            weights: input.list("recency weights", 4, |input| input.f32("recency weights"))?,
+        },
+        other => {
+            return Err(format!(
+                "input {other} is not a known kind of network input"
+            ))
+        }
+    };
     let left = bytes.len() - input.at;
     if left > 0 {
         return Err(format!("{left} bytes left over after the model"));
@@ -189,6 +213,7 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ModelParts, String> {
         labels,
         mlp,
         catalog,
+        input: network_input,
     })
 }
 

@@ -45,7 +45,8 @@ pub use labels::LabelEncoder;
 pub use mlp::{Mlp, MlpParts, ShapeError};
 pub use model::{Model, ModelError};
 pub use parts::{
-    CatalogEntry, EpochReport, Metadata, ModelParts, Objective, Optimizer, TestMetrics, TrainConfig,
+    CatalogEntry, EpochReport, Input, Metadata, ModelParts, Objective, Optimizer, TestMetrics,
+    TrainConfig,
 };
 pub use rank::{rank, rank_cached, EventCache, RankError, Ranking, Recommendation, WatchEvent};
 pub use scaler::{feature_row, Scaler, FEATURES};

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::codec;
 use crate::labels::LabelEncoder;
 use crate::mlp::Mlp;
-use crate::parts::{CatalogEntry, Metadata, ModelParts};
+use crate::parts::{CatalogEntry, Input, Metadata, ModelParts, Objective};
 use crate::scaler::{Scaler, FEATURES};
 
 /// A trained model with everything needed to rank. Build one with [`Model::new`].
@@ -30,6 +30,9 @@ pub struct ModelError(String);
 
 /// The longest poster file name or title a catalog entry may carry, in bytes.
 const MAX_TEXT: usize = 1024;
+
+/// The most recent events a network of recent movies may read.
+pub(crate) const MAX_WINDOW: usize = 1024;
 
 impl Model {
     /// Checks that the parts fit together and makes the model; computes its id.
@@ -82,6 +85,11 @@ impl Model {
         &self.parts.mlp
     }
 
+    /// What the network reads.
+    pub fn input(&self) -> &Input {
+        &self.parts.input
+    }
+
     /// The feature standardisation.
     pub fn scaler(&self) -> &Scaler {
         &self.parts.scaler
@@ -119,10 +127,38 @@ fn validate(parts: &ModelParts) -> Result<(), ModelError> {
             scaler.mean, scaler.scale
         ));
     }
-    if mlp.inputs() != FEATURES {
+    match &parts.input {
+        Input::Features if mlp.inputs() != FEATURES => {
+            return invalid(format!(
+                "the network takes {} features, expected {FEATURES}",
+                mlp.inputs()
+            ));
+        }
+        Input::Features => {}
+        Input::Recent { weights } => {
+            if mlp.inputs() != mlp.hidden() {
+                return invalid(format!(
+                    "a network of recent movies takes embeddings of its hidden width ({}), not {} inputs",
+                    mlp.hidden(),
+                    mlp.inputs()
+                ));
+            }
+            if weights.is_empty() || weights.len() > MAX_WINDOW {
+                return invalid(format!(
+                    "{} recency weights (expected 1 to {MAX_WINDOW})",
+                    weights.len()
+                ));
+            }
+            if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w > 0.0)) {
+                return invalid(format!("recency weight {w} is not a positive number"));
+            }
+        }
+    }
+    let recent = matches!(parts.input, Input::Recent { .. });
+    if recent != (parts.metadata.config.objective == Objective::Next) {
         return invalid(format!(
-            "the network takes {} features, expected {FEATURES}",
-            mlp.inputs()
+            "the {:?} objective does not go with this network's input",
+            parts.metadata.config.objective
         ));
     }
     if labels.len() != mlp.classes() {

@@ -23,6 +23,24 @@ pub struct ModelParts {
     pub mlp: Mlp,
     /// The movies the page shows and the ranking reads features from, ascending by id.
     pub catalog: Vec<CatalogEntry>,
+    /// What the network reads: one watch's features, or the viewer's recent movies.
+    pub input: Input,
+}
+
+/// What the network of a model reads, which says how a history becomes its input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Input {
+    /// Each event's standardised features (rating, popularity, watch time); a movie's score is
+    /// the mean of the softmax outputs over the events (the item and co-watch objectives).
+    Features,
+    /// The viewer's most recent movies: the input is the weighted mean of their embeddings,
+    /// which are the columns of the output layer (`w2`, tied), weighted by recency; one softmax
+    /// per history (the next-watch objective).
+    Recent {
+        /// Weight of the latest event, the one before it, and so on; the window's length is
+        /// the number of events read.
+        weights: Vec<f32>,
+    },
 }
 
 /// What a model was made from and how well it did; no wall-clock time, by design.
@@ -73,6 +91,8 @@ pub enum Objective {
     Item,
     /// Another movie the same viewer watched: the ranking becomes item-to-item.
     CoWatch,
+    /// The viewer's next watch, from the movies they watched last (the default).
+    Next,
 }
 
 /// Which update rule trained the network.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mlp::Mlp;
 use crate::model::Model;
-use crate::parts::CatalogEntry;
+use crate::parts::{CatalogEntry, Input};
 use crate::scaler::{feature_row, FEATURES};
 
 /// One thing a visitor watched.
@@ -127,15 +127,14 @@ fn ranking<'a>(
     })
 }
 
-/// The mean softmax output over the history's known events, one score per class in class
-/// order, and the content ids that were not known.
+/// The scores of every class in class order for the history's known events, and the content
+/// ids that were not known.
 fn scores(
     model: &Model,
     cache: Option<&EventCache>,
     history: &[WatchEvent],
 ) -> Result<(Vec<f32>, Vec<u64>), RankError> {
-    let classes = model.classes().len();
-    let mut rows = Vec::with_capacity(history.len() * FEATURES);
+    let mut known = Vec::with_capacity(history.len());
     let mut ignored = Vec::new();
     for (index, event) in history.iter().enumerate() {
         if !(event.watch_seconds.is_finite() && event.watch_seconds >= 0.0) {
@@ -145,21 +144,39 @@ fn scores(
             });
         }
         match model.catalog_entry(event.content_id) {
-            Some(movie) => rows.extend(model.scaler().transform(feature_row(
-                movie.vote_average,
-                movie.popularity,
-                event.watch_seconds,
-            ))),
+            Some(movie) => known.push((movie, event.watch_seconds)),
             None => ignored.push(event.content_id),
         }
     }
+    let scores = match model.input() {
+        Input::Features => mean_of_event_outputs(model, cache, &known),
+        Input::Recent { weights } => next_watch(model, weights, &known),
+    };
+    Ok((scores, ignored))
+}
 
+/// A network of one watch's features: the mean softmax output over the events (the average
+/// viewer's, the standardised zero row, for none).
+fn mean_of_event_outputs(
+    model: &Model,
+    cache: Option<&EventCache>,
+    known: &[(&CatalogEntry, f64)],
+) -> Vec<f32> {
+    let classes = model.classes().len();
+    let mut rows = Vec::with_capacity(known.len() * FEATURES);
+    for (movie, watch_seconds) in known {
+        rows.extend(model.scaler().transform(feature_row(
+            movie.vote_average,
+            movie.popularity,
+            *watch_seconds,
+        )));
+    }
     if rows.is_empty() {
         let mut probabilities = vec![0.0f32; classes];
         model
             .mlp()
             .probabilities(&[0.0; FEATURES], &mut probabilities);
-        return Ok((probabilities, ignored));
+        return probabilities;
     }
     let mut sums = vec![0.0f32; classes];
     match cache.filter(|cache| cache.model_id == model.id()) {
@@ -168,7 +185,34 @@ fn scores(
     }
     let count = (rows.len() / FEATURES) as f32;
     sums.iter_mut().for_each(|s| *s /= count);
-    Ok((sums, ignored))
+    sums
+}
+
+/// A network of recent movies: the softmax output for the weighted mean of the embeddings of
+/// the latest events (latest first, as many as there are weights). The embedding of a movie is
+/// its column of the output layer. No event, or none with an embedding, gives the zero input:
+/// the ranking of a first visit.
+fn next_watch(model: &Model, weights: &[f32], known: &[(&CatalogEntry, f64)]) -> Vec<f32> {
+    let mlp = model.mlp().parts();
+    let (width, classes) = (mlp.hidden as usize, mlp.classes as usize);
+    let mut input = vec![0.0f32; width];
+    let mut total = 0.0f32;
+    let latest_first = known
+        .iter()
+        .rev()
+        .filter_map(|(movie, _)| model.labels().index_of(movie.id));
+    for (&weight, class) in weights.iter().zip(latest_first) {
+        for (value, row) in input.iter_mut().zip(mlp.w2.chunks_exact(classes)) {
+            *value += weight * row[class];
+        }
+        total += weight;
+    }
+    if total > 0.0 {
+        input.iter_mut().for_each(|value| *value /= total);
+    }
+    let mut probabilities = vec![0.0f32; classes];
+    model.mlp().probabilities(&input, &mut probabilities);
+    probabilities
 }
 
 /// The softmax outputs of the events a model has ranked, kept for the next ranking that has

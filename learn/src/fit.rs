@@ -7,7 +7,7 @@
 
 use cinerec_core::watch_log::WatchRow;
 use cinerec_core::{
-    catalog::Movie, feature_row, CatalogEntry, EpochReport, LabelEncoder, Metadata, Model,
+    catalog::Movie, feature_row, CatalogEntry, EpochReport, Input, LabelEncoder, Metadata, Model,
     ModelError, ModelParts, Objective, Scaler, ShapeError, TrainConfig, FEATURES,
 };
 use ndarray::Array2;
@@ -63,6 +63,9 @@ pub fn fit(
     if rows.is_empty() {
         return Err(TrainError::Empty);
     }
+    if config.objective == Objective::Next {
+        return crate::next::fit(rows, catalog, config, provenance, on_epoch);
+    }
     let labels = LabelEncoder::fit(rows.iter().map(|r| r.content_id));
     if labels.len() < 2 {
         return Err(TrainError::SingleClass(labels.classes()[0]));
@@ -70,7 +73,7 @@ pub fn fit(
     let parts = pairs(rows, config.objective, config.seed);
     if parts.train.is_empty() || parts.validation.is_empty() || parts.test.is_empty() {
         return Err(TrainError::TooFew(match config.objective {
-            Objective::Item => format!("only {} rows", rows.len()),
+            Objective::Item | Objective::Next => format!("only {} rows", rows.len()),
             Objective::CoWatch => format!(
                 "{} pairs of movies watched by the same viewer ({} rows)",
                 parts.train.len() + parts.validation.len() + parts.test.len(),
@@ -143,6 +146,7 @@ pub fn fit(
         labels,
         mlp,
         catalog: entries,
+        input: Input::Features,
     })?)
 }
 

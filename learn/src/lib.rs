@@ -23,6 +23,7 @@ mod flush;
 mod kernels;
 mod lockstep;
 mod network;
+mod next;
 mod optimizer;
 mod pairs;
 mod split;

@@ -20,6 +20,8 @@ pub fn default_learning_rate(optimizer: Optimizer, objective: Objective) -> f32 
         (Optimizer::Adam, Objective::Item) => 0.3,
         (Optimizer::Sgd, Objective::CoWatch) => 0.1,
         (Optimizer::Adam, Objective::CoWatch) => 0.01,
+        (Optimizer::Sgd, Objective::Next) => 0.5,
+        (Optimizer::Adam, Objective::Next) => 0.003,
     }
 }
 
@@ -29,6 +31,7 @@ pub fn default_epochs(objective: Objective) -> u32 {
     match objective {
         Objective::Item => 10,
         Objective::CoWatch => 40,
+        Objective::Next => 10,
     }
 }
 

@@ -74,6 +74,26 @@ pub fn split_viewers(rows: &[WatchRow], seed: u64) -> Viewers {
 /// The pairs of `objective` for `rows` (see the module docs).
 pub fn pairs(rows: &[WatchRow], objective: Objective, seed: u64) -> Pairs {
     match objective {
+        Objective::Next => {
+            // By time within each viewer: earlier watches train, the one before the last
+            // validates, the last tests; the input is the watches before (see `next`).
+            let [train, validation, test] = crate::next::split(&crate::next::viewers(rows));
+            let own = |indices: &[usize]| {
+                indices
+                    .iter()
+                    .map(|&row| Pair {
+                        row,
+                        target: rows[row].content_id,
+                    })
+                    .collect()
+            };
+            Pairs {
+                train: own(&train),
+                validation: own(&validation),
+                test: own(&test),
+                scaler_rows: train,
+            }
+        }
         Objective::Item => {
             let parts = split(rows.len(), seed);
             let own = |indices: &[usize]| {
@@ -124,7 +144,7 @@ pub fn pairs(rows: &[WatchRow], objective: Objective, seed: u64) -> Pairs {
 /// checks before committing memory to a log it did not write.
 pub fn pair_count(rows: &[WatchRow], objective: Objective) -> u64 {
     match objective {
-        Objective::Item => rows.len() as u64,
+        Objective::Item | Objective::Next => rows.len() as u64,
         Objective::CoWatch => {
             let mut watches: BTreeMap<u64, u64> = BTreeMap::new();
             let mut same_movie: BTreeMap<(u64, u64), u64> = BTreeMap::new();

@@ -116,12 +116,21 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
     } else {
         [parts.train, parts.validation, parts.test].concat()
     };
-    let test = classification(
-        model.mlp(),
-        model.scaler(),
-        model.labels(),
-        measured.iter().map(|pair| (&rows[pair.row], pair.target)),
-    );
+    let mut test = match objective {
+        // A network of recent movies has no one-watch classification: its test figures are
+        // those of the ranking below.
+        Objective::Next => cinerec_core::TestMetrics {
+            accuracy: 0.0,
+            top10: 0.0,
+            rows: 0,
+        },
+        Objective::Item | Objective::CoWatch => classification(
+            model.mlp(),
+            model.scaler(),
+            model.labels(),
+            measured.iter().map(|pair| (&rows[pair.row], pair.target)),
+        ),
+    };
 
     let test_viewers =
         (same_log && objective == Objective::CoWatch).then(|| split_viewers(rows, seed).test);
@@ -156,6 +165,23 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
                 .collect())
         })
         .collect::<Result<Vec<Vec<u64>>>>()?;
+    if objective == Objective::Next {
+        let (first, inside) = cases
+            .iter()
+            .zip(&rankings)
+            .fold((0, 0), |(f, t), (case, ids)| {
+                (
+                    f + usize::from(ids.first() == Some(&case.target)),
+                    t + usize::from(ids.contains(&case.target)),
+                )
+            });
+        let n = cases.len().max(1) as f64;
+        test = cinerec_core::TestMetrics {
+            accuracy: first as f64 / n,
+            top10: inside as f64 / n,
+            rows: cases.len() as u64,
+        };
+    }
     let model_quality = ranking_quality(&cases, K, rankings);
     let co_visitation = co_visitation_baseline(&cases, &counted, candidates, K);
     let popularity = popularity_baseline(&cases, &popularity_order(&counted, candidates), K);
@@ -171,6 +197,9 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         },
         users_measured: match (same_log, objective) {
             (true, Objective::CoWatch) => "test viewers of the training log, never trained on",
+            (true, Objective::Next) => {
+                "every viewer of the training log: the last watch, which training held out"
+            }
             (true, Objective::Item) => {
                 "every viewer of the training log (the item split is by row)"
             }

@@ -64,6 +64,8 @@ pub struct HyperArgs {
 /// `--objective` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ObjectiveArg {
+    /// The viewer's latest movies → the movie they watch next (learned movie embeddings).
+    Next,
     /// One watch's features → another movie the same viewer watched.
     CoWatch,
     /// One watch's features → the watched movie itself (the original's objective).
@@ -73,6 +75,7 @@ pub enum ObjectiveArg {
 impl From<ObjectiveArg> for Objective {
     fn from(arg: ObjectiveArg) -> Objective {
         match arg {
+            ObjectiveArg::Next => Objective::Next,
             ObjectiveArg::CoWatch => Objective::CoWatch,
             ObjectiveArg::Item => Objective::Item,
         }
