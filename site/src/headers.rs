@@ -50,7 +50,9 @@ impl Cors {
         self.any_get || !self.origins.is_empty()
     }
 
-    /// The `Access-Control-Allow-Origin` for a request from `origin` by `method`.
+    /// The `Access-Control-Allow-Origin` for a request from `origin` by `method`. A preflight
+    /// (OPTIONS) carries it whenever the origin may use some method: a browser refuses the
+    /// request it announces otherwise, whatever `Access-Control-Allow-Methods` says.
     fn allow(&self, origin: &str, method: &Method) -> Option<HeaderValue> {
         if self
             .origins
@@ -59,7 +61,7 @@ impl Cors {
         {
             return HeaderValue::from_str(origin).ok();
         }
-        let read = *method == Method::GET || *method == Method::HEAD;
+        let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         (self.any_get && read).then(|| HeaderValue::from_static("*"))
     }
 
@@ -148,6 +150,11 @@ mod tests {
         );
         assert_eq!(cors.allow("https://b.example", &Method::GET).unwrap(), "*");
         assert_eq!(cors.allow("https://b.example", &Method::POST), None);
+        assert_eq!(
+            cors.allow("https://b.example", &Method::OPTIONS).unwrap(),
+            "*",
+            "a preflight from any origin gets *, with GET as its only method"
+        );
         let own = Cors::new(&[]).unwrap();
         assert_eq!(own.allow("https://b.example", &Method::GET), None);
     }
