@@ -6,11 +6,14 @@
 //! the model that `/batch-predict` ranks with: the page and the API agree.
 
 use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cinerec_core::{decode, EventCache, Model, WatchEvent};
@@ -91,10 +94,10 @@ impl Loaded {
 pub struct State {
     /// The model being served.
     pub model: ArcSwap<Loaded>,
-    /// Watch events by user, in log order, when a watch log was given.
+    /// Watch events by user, in log order: only with `--allow-user-id` (and a watch log).
     pub users: Option<HashMap<u64, Vec<WatchEvent>>>,
     /// The page's folder and the posters.
-    pub files: Files,
+    pub files: Arc<Files>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// Which other origins may call the API.
@@ -105,9 +108,78 @@ pub struct State {
     pub timer: CoarseTimer,
 }
 
-/// Reads and checks a model file.
-pub fn load_model(path: &Path) -> Result<Loaded> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+/// How long reading a model may take before the reload (or the start) gives up on it: a
+/// regular file on a disk that does not answer (a network mount) cannot hold the reloader.
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest watch log read (`--watch-log`).
+pub const MAX_WATCH_LOG: u64 = 1 << 30;
+
+/// The bytes of the regular file at `path`, at most `cap` of them; refused before anything
+/// is read when it is something else (a FIFO, which would block, a device such as
+/// `/dev/zero`, which never ends, a folder) or larger than `cap` (`flag` says how to raise
+/// it). The file is opened once, without blocking (`O_NONBLOCK`: opening a FIFO would wait
+/// for a writer), checked with `fstat` on what was opened, and read through a `cap + 1`
+/// limit, so a file that grows meanwhile is refused too, never read without bound.
+pub fn read_capped(path: &Path, cap: u64, flag: &str) -> Result<Vec<u8>> {
+    let name = path.display();
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("reading {name}"))?;
+    let metadata = file.metadata().with_context(|| format!("reading {name}"))?;
+    let kind = metadata.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_dir() {
+            "a folder"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        };
+        bail!("reading {name}: it is not a regular file ({what})");
+    }
+    let too_large = |length: u64| {
+        anyhow::anyhow!(
+            "reading {name}: it is {length} bytes, more than the {cap} allowed ({flag})"
+        )
+    };
+    if metadata.len() > cap {
+        return Err(too_large(metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// [`load_model`] on the blocking pool, given up after [`LOAD_TIMEOUT`] (the thread then
+/// finishes on its own; nothing waits for it).
+pub async fn load_model_within(path: &Path, cap: u64) -> Result<Loaded> {
+    let file = path.to_path_buf();
+    let loading = tokio::task::spawn_blocking(move || load_model(&file, cap));
+    match tokio::time::timeout(LOAD_TIMEOUT, loading).await {
+        Ok(loaded) => loaded.context("the loading task failed")?,
+        Err(_) => bail!(
+            "reading {} took more than {} s",
+            path.display(),
+            LOAD_TIMEOUT.as_secs()
+        ),
+    }
+}
+
+/// Reads and checks a model file of at most `cap` bytes (see [`read_capped`]). Blocks.
+pub fn load_model(path: &Path, cap: u64) -> Result<Loaded> {
+    let bytes = read_capped(path, cap, "--max-model-bytes")?;
     let model = decode(&bytes).with_context(|| format!("loading model {}", path.display()))?;
     let file = files::File::new(
         Bytes::from(bytes),
@@ -133,7 +205,7 @@ pub fn load_model(path: &Path) -> Result<Loaded> {
 
 /// Reads a watch log into each user's events, in log order.
 pub fn load_users(path: &Path) -> Result<HashMap<u64, Vec<WatchEvent>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_capped(path, MAX_WATCH_LOG, "the watch log's limit")?;
     let log = cinerec_core::watch_log::parse(&bytes)
         .with_context(|| format!("reading {}", path.display()))?;
     let mut users: HashMap<u64, Vec<WatchEvent>> = HashMap::new();
@@ -166,10 +238,13 @@ fn signature(path: &Path) -> Option<Signature> {
 
 /// Reloads the model on SIGHUP and whenever its file changes (checked every `interval`,
 /// which also catches an atomic rename over it). A file that does not load is refused and
-/// logged; the model already served stays.
+/// logged; the model already served stays. Nothing here waits on the file without bound
+/// (see [`read_capped`] and [`load_model_within`]), so a FIFO, a device or a stuck disk at
+/// the model's path never stops later reloads, nor the process on SIGTERM.
 pub async fn watch_model(
     state: Arc<State>,
     path: PathBuf,
+    cap: u64,
     mut hangup: Signal,
     interval: Duration,
 ) -> Result<()> {
@@ -186,11 +261,7 @@ pub async fn watch_model(
         }
         seen = now;
         let reason = if forced { "SIGHUP" } else { "the file changed" };
-        let file = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_model(&file))
-            .await
-            .context("the loading task failed")?;
-        match loaded {
+        match load_model_within(&path, cap).await {
             Ok(loaded) => {
                 let old = state.model.load().model.id().to_string();
                 let new = loaded.model.id().to_string();

@@ -216,7 +216,9 @@ fn a_body_announced_too_large_is_refused_unread() {
 #[test]
 fn each_request_is_one_log_line_without_query_or_body() {
     let site = Site::new();
-    let server = site.start(&site.args());
+    let mut args = site.args();
+    args.push("--allow-user-id".into());
+    let server = site.start(&args);
     get(&server.url("/batch-predict?k=3&user_id=7")).unwrap();
     support::post(
         &server.url("/batch-predict"),
@@ -286,6 +288,7 @@ fn bad_starts_are_one_error_line_and_exit_2() {
                 "static",
                 "--watch-log",
                 "model.bin",
+                "--allow-user-id",
             ],
             "reading model.bin",
         ),
