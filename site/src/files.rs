@@ -56,6 +56,8 @@ pub struct Files {
     posters_root: Option<PathBuf>,
     cache: Mutex<Cache>,
     lookups: Semaphore,
+    /// Held while a file is read and compressed.
+    reading: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -153,6 +155,7 @@ impl Files {
                 .transpose()?,
             cache: Mutex::new(Cache::default()),
             lookups: Semaphore::new(LOOKUPS),
+            reading: Mutex::new(()),
         })
     }
 
@@ -192,11 +195,17 @@ impl Files {
             self.lock().of(root).remove(name);
             return None;
         };
-        if let Some(kept) = self.lock().of(root).get_mut(name) {
-            if kept.signature == signature {
-                kept.checked = Instant::now();
-                return Some(kept.file.clone());
-            }
+        if let Some(file) = self.kept_as(root, name, &signature) {
+            return Some(file);
+        }
+        // One file read and compressed at a time (compressing takes memory): requests that
+        // miss the same file meanwhile find it kept once they get their turn.
+        let _reading = self
+            .reading
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(file) = self.kept_as(root, name, &signature) {
+            return Some(file);
         }
         let file = Arc::new(read(&path)?);
         if self::signature(&path).as_ref() != Some(&signature) {
@@ -218,6 +227,16 @@ impl Files {
             cache.bytes = cache.bytes.saturating_sub(old.file.size());
         }
         Some(file)
+    }
+
+    /// The kept file at `name` if it is still `signature`, marked checked now.
+    fn kept_as(&self, root: Root, name: &str, signature: &Signature) -> Option<Arc<File>> {
+        let mut cache = self.lock();
+        let kept = cache.of(root).get_mut(name)?;
+        (kept.signature == *signature).then(|| {
+            kept.checked = Instant::now();
+            kept.file.clone()
+        })
     }
 
     /// Reads, hashes and compresses every file of the page's folder that could be served
@@ -336,9 +355,13 @@ fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
 
 fn brotli(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
+    // A window no larger than the file (at most brotli's 4 MiB): the encoder's tables grow
+    // with it, and a 4 MiB window for a 40 KB script cost tens of MB per compression.
+    let bits = usize::BITS - bytes.len().max(1).leading_zeros();
     let params = brotli::enc::BrotliEncoderParams {
         quality: 11,
-        lgwin: 22,
+        lgwin: bits.clamp(10, 22) as i32,
+        size_hint: bytes.len(),
         ..Default::default()
     };
     brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).ok()?;
