@@ -17,7 +17,9 @@
 //! ([`Files::warm`]), so even the first visitor gets the compressed files at once.
 
 use std::collections::HashMap;
-use std::io::Write as _;
+use std::fs::OpenOptions;
+use std::io::{Read, Write as _};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -32,7 +34,7 @@ use tokio::sync::Semaphore;
 /// The largest file served (a poster is tens of KB, the wasm package tens more).
 const MAX_FILE: u64 = 32 << 20;
 /// The most bytes the cache keeps (all variants); past it the cache is emptied.
-const MAX_CACHE: usize = 256 << 20;
+const MAX_CACHE: usize = 64 << 20;
 /// The most files read ahead at start (a folder of the page, not of the posters).
 const MAX_WARM: usize = 1000;
 /// How long a kept file is served without looking at the file again.
@@ -325,10 +327,8 @@ fn signature(path: &Path) -> Option<Signature> {
 }
 
 fn read(path: &Path) -> Option<File> {
-    let bytes = std::fs::read(path).ok()?;
-    if bytes.len() as u64 > MAX_FILE {
-        return None;
-    }
+    // Checked again on the open file: it may have been replaced by a FIFO since the `stat`.
+    let bytes = read_capped(path, MAX_FILE, "the static files' limit").ok()?;
     let extension = path
         .extension()
         .and_then(|extension| extension.to_str())
@@ -345,6 +345,53 @@ fn read(path: &Path) -> Option<File> {
         hash,
         is_compressible(content_type),
     ))
+}
+
+/// The bytes of the regular file at `path`, at most `cap` of them; refused before anything
+/// is read when it is something else (a FIFO, which would block, a device such as
+/// `/dev/zero`, which never ends, a folder) or larger than `cap` (`flag` says how to raise
+/// it). The file is opened once, without blocking (`O_NONBLOCK`: opening a FIFO would wait
+/// for a writer), checked with `fstat` on what was opened, and read through a `cap + 1`
+/// limit, so a file that grows meanwhile is refused too, never read without bound.
+pub fn read_capped(path: &Path, cap: u64, flag: &str) -> Result<Vec<u8>> {
+    let name = path.display();
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("reading {name}"))?;
+    let metadata = file.metadata().with_context(|| format!("reading {name}"))?;
+    let kind = metadata.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_dir() {
+            "a folder"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        };
+        bail!("reading {name}: it is not a regular file ({what})");
+    }
+    let too_large = |length: u64| {
+        anyhow::anyhow!(
+            "reading {name}: it is {length} bytes, more than the {cap} allowed ({flag})"
+        )
+    };
+    if metadata.len() > cap {
+        return Err(too_large(metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
