@@ -107,15 +107,13 @@ pub fn decorate(response: &mut Response<Bytes>, method: &Method, request: &Heade
     }
 }
 
-/// The answer to a CORS preflight: which methods and headers another origin may use.
-pub fn preflight(request: &HeaderMap, cors: &Cors) -> Response<Bytes> {
+/// The answer to OPTIONS (a CORS preflight): the methods the resource takes (`allow`), and
+/// which methods and headers another origin may use.
+pub fn preflight(request: &HeaderMap, cors: &Cors, allow: &'static str) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
-    headers.insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
-    );
+    headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     let origin = request.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if let Some(methods) = origin.and_then(|origin| cors.methods(origin)) {
         headers.insert(

@@ -182,6 +182,42 @@ where
 
 type Answer = Result<Response<Bytes>, Problem>;
 
+/// What a decoded path names: its label in the metrics, the methods it takes (for a 405's
+/// message) and its `Allow` (those and OPTIONS, which every route answers as a preflight).
+struct Route {
+    label: &'static str,
+    methods: &'static str,
+    allow: &'static str,
+}
+
+impl Route {
+    const fn new(label: &'static str, methods: &'static str, allow: &'static str) -> Route {
+        Route {
+            label,
+            methods,
+            allow,
+        }
+    }
+
+    fn of(decoded: &str) -> Route {
+        const READ: (&str, &str) = ("GET, HEAD", "GET, HEAD, OPTIONS");
+        match decoded {
+            "batch-predict" => Route::new(
+                "/batch-predict",
+                "GET, HEAD, POST",
+                "GET, HEAD, POST, OPTIONS",
+            ),
+            "predict" => Route::new("/predict", "POST", "POST, OPTIONS"),
+            "healthz" => Route::new("/healthz", READ.0, READ.1),
+            "model" => Route::new("/model", READ.0, READ.1),
+            "metrics" => Route::new("/metrics", READ.0, READ.1),
+            "model.bin" => Route::new("/model.bin", READ.0, READ.1),
+            _ if decoded.starts_with("posters/") => Route::new("/posters", READ.0, READ.1),
+            _ => Route::new("static", READ.0, READ.1),
+        }
+    }
+}
+
 /// The route label (for metrics) and the answer.
 async fn dispatch<S, B>(
     method: &Method,
@@ -195,11 +231,6 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
-    let read = *method == Method::GET || *method == Method::HEAD;
-    let head = *method == Method::HEAD;
-    if *method == Method::OPTIONS {
-        return ("preflight", Ok(preflight(headers, &state.cors)));
-    }
     let not_here = || {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -215,59 +246,58 @@ where
         // Debug builds only: how `tests/hostile.rs` checks that a panic is caught.
         panic!("the test panic");
     }
-    match decoded.as_str() {
-        "batch-predict" => {
-            let answer = if read {
-                api::batch_predict_get(state, query)
-            } else if *method == Method::POST {
-                match read_body(body, headers, state).await {
-                    Ok(bytes) => api::batch_predict_post(state, &bytes),
-                    Err(problem) => Err(problem),
-                }
-            } else {
-                Err(not_allowed(method, "GET, HEAD, POST"))
-            };
-            ("/batch-predict", answer)
-        }
-        "predict" => {
-            let answer = if *method == Method::POST {
-                match read_body(body, headers, state).await {
-                    Ok(bytes) => api::predict(state, &bytes),
-                    Err(problem) => Err(problem),
-                }
-            } else {
-                Err(not_allowed(method, "POST"))
-            };
-            ("/predict", answer)
-        }
-        "healthz" | "model" | "metrics" | "model.bin" => {
-            let route = match decoded.as_str() {
-                "healthz" => "/healthz",
-                "model" => "/model",
-                "metrics" => "/metrics",
-                _ => "/model.bin",
-            };
-            if !read {
-                return (route, Err(not_allowed(method, "GET, HEAD")));
-            }
-            let answer = match route {
-                "/healthz" => api::healthz(state),
-                "/model" => api::model(state),
-                "/metrics" => text(state.metrics.render()),
-                _ => files::respond(&state.model.load().file, headers, head, "no-cache"),
-            };
-            (route, Ok(answer))
-        }
+    let route = Route::of(&decoded);
+    if *method == Method::OPTIONS {
+        return (
+            "preflight",
+            Ok(preflight(headers, &state.cors, route.allow)),
+        );
+    }
+    let read = *method == Method::GET || *method == Method::HEAD;
+    let head = *method == Method::HEAD;
+    let post = *method == Method::POST;
+    let allowed =
+        (read && route.methods.contains("GET")) || (post && route.methods.contains("POST"));
+    if !allowed {
+        let problem = Problem {
+            allow: Some(route.allow),
+            ..Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "{} is not allowed here; use {}",
+                    crate::log::clip(method.as_str()),
+                    route.methods
+                ),
+            )
+        };
+        return (route.label, Err(problem));
+    }
+    let answer = match route.label {
+        "/batch-predict" if read => api::batch_predict_get(state, query),
+        "/batch-predict" => match read_body(body, headers, state).await {
+            Ok(bytes) => api::batch_predict_post(state, &bytes),
+            Err(problem) => Err(problem),
+        },
+        "/predict" if post => match read_body(body, headers, state).await {
+            Ok(bytes) => api::predict(state, &bytes),
+            Err(problem) => Err(problem),
+        },
+        "/healthz" => Ok(api::healthz(state)),
+        "/model" => Ok(api::model(state)),
+        "/metrics" => Ok(text(state.metrics.render())),
+        "/model.bin" => Ok(files::respond(
+            &state.model.load().file,
+            headers,
+            head,
+            "no-cache",
+        )),
         _ => {
-            let (route, root, file) = match decoded.strip_prefix("posters/") {
-                Some(name) => ("/posters", Root::Posters, name),
-                None if decoded.is_empty() => ("static", Root::Static, "index.html"),
-                None => ("static", Root::Static, decoded.as_str()),
+            let (root, file) = match decoded.strip_prefix("posters/") {
+                Some(name) => (Root::Posters, name),
+                None if decoded.is_empty() => (Root::Static, "index.html"),
+                None => (Root::Static, decoded.as_str()),
             };
-            if !read {
-                return (route, Err(not_allowed(method, "GET, HEAD")));
-            }
-            let answer = match state.files.find(root, file).await {
+            match state.files.find(root, file).await {
                 Some(found) => Ok(files::respond(
                     &found,
                     headers,
@@ -275,23 +305,10 @@ where
                     files::cache_control(file),
                 )),
                 None => Err(not_here()),
-            };
-            (route, answer)
+            }
         }
-    }
-}
-
-fn not_allowed(method: &Method, allowed: &'static str) -> Problem {
-    Problem {
-        allow: Some(allowed),
-        ..Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "{} is not allowed here; use {allowed}",
-                crate::log::clip(method.as_str())
-            ),
-        )
-    }
+    };
+    (route.label, answer)
 }
 
 fn text(body: String) -> Response<Bytes> {
