@@ -157,9 +157,17 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of file descriptors, say: wait a little instead of spinning.
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Out of file descriptors before the limit (a low `ulimit -n`): close the
+                    // connection idle the longest, as a full house would. Otherwise wait a
+                    // little instead of spinning.
+                    let out_of_files =
+                        matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+                    let evicted = out_of_files && slots.evict_idle();
+                    if !evicted {
+                        tracing::warn!(%error, "accepting a connection failed");
+                    }
+                    let pause = if evicted { 5 } else { 100 };
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                     continue;
                 }
             },

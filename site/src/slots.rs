@@ -8,7 +8,9 @@
 //! request that arrives meanwhile is still answered, then the connection closes; so, for a
 //! moment, the connections open may exceed the limit by those closing. Only when every
 //! connection is in the middle of a request does a newcomer wait, and those are bounded by the
-//! request and write timeouts.
+//! request and write timeouts. Running out of file descriptors before the limit (a low
+//! `ulimit -n`) is a full house too: the server then closes the longest idle connection
+//! ([`Slots::evict_idle`]) and accepts again.
 //!
 //! The per-request cost is two atomic operations on the connection's own counter and a clock
 //! read; the registry's lock is taken once per connection, and the scan for the longest idle
@@ -104,19 +106,7 @@ impl Slots {
     fn try_admit(self: &Arc<Self>) -> Option<Ticket> {
         let mut inner = self.lock();
         if inner.holding.len() >= self.max {
-            let oldest = inner
-                .holding
-                .iter()
-                .filter(|(_, connection)| connection.busy.load(Ordering::Acquire) == 0)
-                .min_by_key(|(_, connection)| connection.idle_since.load(Ordering::Relaxed))
-                .map(|(&id, _)| id)?;
-            let evicted = inner.holding.remove(&oldest)?;
-            evicted.close.notify_one();
-            inner.evicted += 1;
-            tracing::debug!(
-                evicted = inner.evicted,
-                "all connections taken: the one idle the longest is closed to make room"
-            );
+            Self::evict(&mut inner)?;
         }
         let id = inner.next_id;
         inner.next_id += 1;
@@ -132,6 +122,29 @@ impl Slots {
             id,
             connection,
         })
+    }
+
+    /// Tells the connection idle the longest to close, when there is one; for when the
+    /// process is out of file descriptors before the limit is reached.
+    pub fn evict_idle(&self) -> bool {
+        Self::evict(&mut self.lock()).is_some()
+    }
+
+    fn evict(inner: &mut Inner) -> Option<()> {
+        let oldest = inner
+            .holding
+            .iter()
+            .filter(|(_, connection)| connection.busy.load(Ordering::Acquire) == 0)
+            .min_by_key(|(_, connection)| connection.idle_since.load(Ordering::Relaxed))
+            .map(|(&id, _)| id)?;
+        let evicted = inner.holding.remove(&oldest)?;
+        evicted.close.notify_one();
+        inner.evicted += 1;
+        tracing::debug!(
+            evicted = inner.evicted,
+            "all connections taken: the one idle the longest is closed to make room"
+        );
+        Some(())
     }
 
     /// Tells every connection to close once its request, if any, is answered.

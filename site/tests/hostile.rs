@@ -169,6 +169,48 @@ fn idle_keep_alive_clients_are_evicted_so_that_a_new_visitor_is_served() {
 }
 
 #[test]
+fn a_new_visitor_is_served_when_keep_alive_clients_take_every_file_descriptor() {
+    let site = Site::new();
+    // 40 descriptors: fewer than the default --max-connections, so the process runs out of
+    // them before the limit is reached.
+    let server = site.start_with_files(&site.args(), 40);
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            let (address, stop) = (server.address, stop.clone());
+            std::thread::spawn(move || {
+                let Ok(mut stream) = TcpStream::connect(address) else {
+                    return;
+                };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+                while !stop.load(Ordering::Relaxed) && exchange(&mut stream, request).is_some() {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    for round in 0..3 {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(8))
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let answer = client.get(server.url("/healthz")).send();
+        assert!(
+            answer.as_ref().is_ok_and(|a| a.status() == 200),
+            "round {round}: a new visitor was not served ({answer:?}): {}",
+            server.log()
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().unwrap();
+    }
+}
+
+#[test]
 fn static_files_cost_no_thread_per_request() {
     let site = Site::new();
     let server = site.start(&site.args());

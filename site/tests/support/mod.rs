@@ -121,9 +121,24 @@ impl Site {
 
     /// Starts the server with `args` and the environment variables `env`.
     pub fn start_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cinerec-site"))
-            .args(args)
-            .envs(env.iter().copied())
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cinerec-site"));
+        command.args(args).envs(env.iter().copied());
+        self.start_command(command)
+    }
+
+    /// Starts the server with `args`, allowed at most `files` open file descriptors.
+    pub fn start_with_files(&self, args: &[String], files: u32) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_cinerec-site"))
+            .args(args);
+        self.start_command(command)
+    }
+
+    fn start_command(&self, mut command: Command) -> Server {
+        let mut child = command
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info")
             .env_remove("CINEREC_MODEL")
