@@ -165,6 +165,9 @@ impl Files {
     /// `root`, or `None` for anything that must be a 404. A kept file costs a look-up; the
     /// file system is asked on the blocking pool (see the module docs).
     pub async fn find(self: &Arc<Self>, root: Root, name: &str) -> Option<Arc<File>> {
+        if root == Root::Posters && self.posters_root.is_none() {
+            return None;
+        }
         {
             let mut cache = self.lock();
             if let Some(kept) = cache.of(root).get_mut(name) {
