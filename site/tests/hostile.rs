@@ -130,6 +130,26 @@ fn pinger(
     })
 }
 
+/// Three new visitors in a row, each on a connection of its own, get their answer (8 s is
+/// only a guard: a visitor locked out waits for ever).
+fn new_visitors_are_served(server: &support::Server) {
+    for round in 0..3 {
+        let started = Instant::now();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(8))
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let answer = client.get(server.url("/healthz")).send();
+        assert!(
+            answer.as_ref().is_ok_and(|a| a.status() == 200),
+            "round {round}: a new visitor was not served ({answer:?} after {:?}): {}",
+            started.elapsed(),
+            server.log()
+        );
+    }
+}
+
 #[test]
 fn idle_keep_alive_clients_are_evicted_so_that_a_new_visitor_is_served() {
     let site = Site::new();
@@ -142,20 +162,7 @@ fn idle_keep_alive_clients_are_evicted_so_that_a_new_visitor_is_served() {
     let pingers: Vec<_> = (0..4)
         .map(|_| pinger(server.address, Duration::from_millis(200), stop.clone()))
         .collect();
-    for round in 0..3 {
-        let started = Instant::now();
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(8))
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap();
-        let answer = client.get(server.url("/healthz")).send();
-        assert!(
-            answer.as_ref().is_ok_and(|a| a.status() == 200),
-            "round {round}: a new visitor was not served ({answer:?}, {:?})",
-            started.elapsed()
-        );
-    }
+    new_visitors_are_served(&server);
     stop.store(true, Ordering::Relaxed);
     let closed = pingers
         .into_iter()
@@ -191,19 +198,7 @@ fn a_new_visitor_is_served_when_keep_alive_clients_take_every_file_descriptor() 
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    for round in 0..3 {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(8))
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap();
-        let answer = client.get(server.url("/healthz")).send();
-        assert!(
-            answer.as_ref().is_ok_and(|a| a.status() == 200),
-            "round {round}: a new visitor was not served ({answer:?}): {}",
-            server.log()
-        );
-    }
+    new_visitors_are_served(&server);
     stop.store(true, Ordering::Relaxed);
     for client in clients {
         client.join().unwrap();
