@@ -52,6 +52,11 @@ pub struct Args {
     /// every one is in the middle of a request does a new one wait.
     #[arg(long, env = "CINEREC_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// The most connections from one IP address (0: no cap, the default: behind a proxy or a
+    /// NAT every visitor shares one). At the cap, that address's own connection idle the
+    /// longest is closed for its newcomer; if all are busy, the newcomer is closed at once.
+    #[arg(long, env = "CINEREC_MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
+    pub max_connections_per_ip: u32,
     /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "CINEREC_SHUTDOWN_GRACE", default_value_t = 10.0, value_parser = seconds)]
     pub shutdown_grace: f64,

@@ -151,9 +151,12 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
         .timer(state.timer.clone())
         .header_read_timeout(args.request_timeout())
         .keep_alive(true);
-    let slots = Slots::new(args.max_connections as usize);
+    let slots = Slots::new(
+        args.max_connections as usize,
+        args.max_connections_per_ip as usize,
+    );
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -174,8 +177,13 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
             () = &mut stop => break,
         };
         let ticket = tokio::select! {
-            ticket = slots.admit() => ticket,
+            ticket = slots.admit(peer.ip()) => ticket,
             () = &mut stop => break,
+        };
+        let Some(ticket) = ticket else {
+            // Its address holds --max-connections-per-ip, all busy: closed unanswered.
+            tracing::debug!(peer = %peer.ip(), "connection refused: its address is at its cap");
+            continue;
         };
         let ticket = Arc::new(ticket);
         let service = hyper::service::service_fn({

@@ -12,11 +12,16 @@
 //! `ulimit -n`) is a full house too: the server then closes the longest idle connection
 //! ([`Slots::evict_idle`]) and accepts again.
 //!
+//! With `--max-connections-per-ip`, an address at its cap gives up its own connection idle
+//! the longest for its newcomer, or, when all of its connections are busy, the newcomer is
+//! closed at once (waiting would hold up the accept loop for everyone).
+//!
 //! The per-request cost is two atomic operations on the connection's own counter and a clock
 //! read; the registry's lock is taken once per connection, and the scan for the longest idle
 //! one happens only when the house is full.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -26,6 +31,8 @@ use tokio::sync::Notify;
 /// The slots of one server.
 pub struct Slots {
     max: usize,
+    /// The most connections from one address (0: no cap).
+    per_ip: usize,
     /// When the server started: idle times are nanoseconds since.
     epoch: Instant,
     inner: Mutex<Inner>,
@@ -40,6 +47,8 @@ struct Inner {
     next_id: u64,
     /// The connections holding a slot.
     holding: HashMap<u64, Arc<Connection>>,
+    /// How many of them each address holds (only with a per-address cap).
+    by_ip: HashMap<IpAddr, usize>,
     /// Every connection not yet ended, those closing to make room included.
     live: usize,
     /// How many were closed to make room (for the log).
@@ -48,6 +57,8 @@ struct Inner {
 
 /// One connection's state, shared between its task and the registry.
 pub struct Connection {
+    /// The client's address.
+    ip: IpAddr,
     /// Requests in progress.
     busy: AtomicU32,
     /// When it last became idle (nanoseconds since [`Slots::epoch`]).
@@ -70,10 +81,11 @@ pub struct Busy {
 }
 
 impl Slots {
-    /// `max` slots (at least one).
-    pub fn new(max: usize) -> Arc<Slots> {
+    /// `max` slots (at least one), at most `per_ip` of them for one address (0: no cap).
+    pub fn new(max: usize, per_ip: usize) -> Arc<Slots> {
         Arc::new(Slots {
             max: max.max(1),
+            per_ip,
             epoch: Instant::now(),
             inner: Mutex::new(Inner::default()),
             changed: Notify::new(),
@@ -91,33 +103,44 @@ impl Slots {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// A slot for a new connection: a free one, or the one of the connection idle the longest,
-    /// which is told to close; waits only while every connection is busy.
-    pub async fn admit(self: &Arc<Self>) -> Ticket {
+    /// A slot for a new connection from `ip`: a free one, or the one of the connection idle
+    /// the longest, which is told to close; waits only while every connection is busy. `None`
+    /// when `ip` already holds its cap and none of its connections is idle: the newcomer is
+    /// refused at once (waiting would hold up everyone else's).
+    pub async fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Ticket> {
         loop {
-            if let Some(ticket) = self.try_admit() {
-                return ticket;
+            match self.try_admit(ip) {
+                Admission::Admitted(ticket) => return Some(ticket),
+                Admission::Refused => return None,
+                // `notify_one` keeps its permit if nobody waits yet: no change is missed.
+                Admission::Full => self.changed.notified().await,
             }
-            // `notify_one` keeps its permit if nobody waits yet: no change is missed.
-            self.changed.notified().await;
         }
     }
 
-    fn try_admit(self: &Arc<Self>) -> Option<Ticket> {
+    fn try_admit(self: &Arc<Self>, ip: IpAddr) -> Admission {
         let mut inner = self.lock();
-        if inner.holding.len() >= self.max {
-            Self::evict(&mut inner)?;
+        let capped = self.per_ip > 0 && inner.by_ip.get(&ip).copied().unwrap_or(0) >= self.per_ip;
+        if capped && Self::evict(&mut inner, Some(ip)).is_none() {
+            return Admission::Refused;
+        }
+        if inner.holding.len() >= self.max && Self::evict(&mut inner, None).is_none() {
+            return Admission::Full;
+        }
+        if self.per_ip > 0 {
+            *inner.by_ip.entry(ip).or_default() += 1;
         }
         let id = inner.next_id;
         inner.next_id += 1;
         let connection = Arc::new(Connection {
+            ip,
             busy: AtomicU32::new(0),
             idle_since: AtomicU64::new(self.now()),
             close: Notify::new(),
         });
         inner.holding.insert(id, connection.clone());
         inner.live += 1;
-        Some(Ticket {
+        Admission::Admitted(Ticket {
             slots: self.clone(),
             id,
             connection,
@@ -127,17 +150,20 @@ impl Slots {
     /// Tells the connection idle the longest to close, when there is one; for when the
     /// process is out of file descriptors before the limit is reached.
     pub fn evict_idle(&self) -> bool {
-        Self::evict(&mut self.lock()).is_some()
+        Self::evict(&mut self.lock(), None).is_some()
     }
 
-    fn evict(inner: &mut Inner) -> Option<()> {
+    /// Tells the connection idle the longest (from `only`, when given) to close and frees
+    /// its slot.
+    fn evict(inner: &mut Inner, only: Option<IpAddr>) -> Option<()> {
         let oldest = inner
             .holding
             .iter()
+            .filter(|(_, connection)| only.is_none_or(|ip| connection.ip == ip))
             .filter(|(_, connection)| connection.busy.load(Ordering::Acquire) == 0)
             .min_by_key(|(_, connection)| connection.idle_since.load(Ordering::Relaxed))
             .map(|(&id, _)| id)?;
-        let evicted = inner.holding.remove(&oldest)?;
+        let evicted = inner.release(oldest)?;
         evicted.close.notify_one();
         inner.evicted += 1;
         tracing::debug!(
@@ -164,6 +190,29 @@ impl Slots {
             }
             emptied.await;
         }
+    }
+}
+
+/// What [`Slots::try_admit`] decided.
+enum Admission {
+    Admitted(Ticket),
+    /// Every connection is busy: wait.
+    Full,
+    /// The address holds its cap, all busy.
+    Refused,
+}
+
+impl Inner {
+    /// Takes connection `id` off the slots, and off its address's count.
+    fn release(&mut self, id: u64) -> Option<Arc<Connection>> {
+        let connection = self.holding.remove(&id)?;
+        if let Some(count) = self.by_ip.get_mut(&connection.ip) {
+            *count -= 1;
+            if *count == 0 {
+                self.by_ip.remove(&connection.ip);
+            }
+        }
+        Some(connection)
     }
 }
 
@@ -197,7 +246,7 @@ impl Drop for Busy {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut inner = self.slots.lock();
-        inner.holding.remove(&self.id);
+        inner.release(self.id);
         inner.live -= 1;
         let empty = inner.live == 0;
         drop(inner);
@@ -212,15 +261,38 @@ impl Drop for Ticket {
 mod tests {
     use super::*;
 
+    const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[tokio::test]
+    async fn one_address_gives_up_its_own_idle_connection_or_is_refused_at_its_cap() {
+        let slots = Slots::new(10, 2);
+        let other = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+        let first = slots.admit(HOME).await.unwrap();
+        let _elsewhere = slots.admit(other).await.unwrap();
+        let second = slots.admit(HOME).await.unwrap();
+        let _busy = second.busy();
+        // HOME holds two: its own idle one (`first`) makes room, not `other`'s.
+        let third = slots.admit(HOME).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), first.closing())
+            .await
+            .expect("the address's idle connection is told to close");
+        let _busy_too = third.busy();
+        assert!(slots.admit(HOME).await.is_none(), "both busy: refused");
+        assert!(
+            slots.admit(other).await.is_some(),
+            "other addresses still come in"
+        );
+    }
+
     #[tokio::test]
     async fn a_full_house_evicts_the_longest_idle_and_waits_only_when_all_are_busy() {
-        let slots = Slots::new(2);
-        let first = slots.admit().await;
-        let second = slots.admit().await;
+        let slots = Slots::new(2, 0);
+        let first = slots.admit(HOME).await.unwrap();
+        let second = slots.admit(HOME).await.unwrap();
         let busy_second = second.busy();
         drop(busy_second);
         // Both idle, `first` the longest: it is told to close.
-        let third = slots.admit().await;
+        let third = slots.admit(HOME).await.unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(1), first.closing())
             .await
             .expect("the longest idle is told to close");
@@ -228,7 +300,7 @@ mod tests {
         let busy = (second.busy(), third.busy());
         let waiting = tokio::spawn({
             let slots = slots.clone();
-            async move { slots.admit().await }
+            async move { slots.admit(HOME).await }
         });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(
@@ -239,6 +311,7 @@ mod tests {
         let fourth = tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
             .await
             .expect("admitted once one is idle")
+            .unwrap()
             .unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(1), second.closing())
             .await

@@ -176,6 +176,52 @@ fn idle_keep_alive_clients_are_evicted_so_that_a_new_visitor_is_served() {
 }
 
 #[test]
+fn one_address_at_its_cap_gives_up_its_own_idle_connection_or_is_refused() {
+    let site = Site::new();
+    let mut args = site.args();
+    args.extend(["--max-connections-per-ip", "2"].map(String::from));
+    let server = site.start(&args);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Three keep-alive clients from 127.0.0.1: the third comes in, one of the first two goes.
+    let pingers: Vec<_> = (0..3)
+        .map(|_| pinger(server.address, Duration::from_millis(200), stop.clone()))
+        .collect();
+    std::thread::sleep(Duration::from_millis(600));
+    stop.store(true, Ordering::Relaxed);
+    let closed = pingers
+        .into_iter()
+        .map(|pinger| pinger.join().unwrap())
+        .filter(|&closed| closed)
+        .count();
+    assert_eq!(closed, 1, "one of the address's idle connections made room");
+    // Two requests whose bodies never finish keep two connections busy: a third from the
+    // same address is closed unanswered, at once.
+    let busy: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.address).unwrap();
+            std::io::Write::write_all(
+                &mut stream,
+                b"POST /batch-predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n",
+            )
+            .unwrap();
+            // The 100 says the handler is reading the body: the connection is busy.
+            stream.set_read_timeout(Some(LIMIT)).unwrap();
+            let mut continued = [0u8; 25];
+            std::io::Read::read_exact(&mut stream, &mut continued).unwrap();
+            assert!(continued.starts_with(b"HTTP/1.1 100"));
+            stream
+        })
+        .collect();
+    let refused = raw(
+        server.address,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        LIMIT,
+    );
+    assert_eq!(refused, "", "refused without an answer");
+    drop(busy);
+}
+
+#[test]
 fn a_new_visitor_is_served_when_keep_alive_clients_take_every_file_descriptor() {
     let site = Site::new();
     // 40 descriptors: fewer than the default --max-connections, so the process runs out of
