@@ -10,6 +10,7 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::log::clip;
 use crate::state::{Loaded, State};
 
 /// `k` when the request names none, as the original API had it.
@@ -22,22 +23,37 @@ pub const MAX_HISTORY: usize = 1000;
 pub struct Problem {
     /// 400, 404, 413, …
     pub status: StatusCode,
-    /// Says what was wrong, naming the field and value.
+    /// Says what was wrong, naming the field and value (text from outside cut by
+    /// [`clip`](crate::log::clip)).
     pub message: String,
+    /// A 405's `Allow`: the methods the resource takes.
+    pub allow: Option<&'static str>,
 }
 
 impl Problem {
+    /// A `status` naming the problem.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
     /// A 400 naming the problem.
     pub fn bad(message: impl Into<String>) -> Problem {
-        Problem {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
-        }
+        Problem::new(StatusCode::BAD_REQUEST, message)
     }
 
     /// The JSON error answer.
     pub fn response(&self) -> Response<Bytes> {
-        json(self.status, &serde_json::json!({ "error": self.message }))
+        let mut response = json(self.status, &serde_json::json!({ "error": self.message }));
+        if let Some(allow) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
     }
 }
 
@@ -94,7 +110,10 @@ pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, 
             _ => continue,
         };
         if slot.replace(value).is_some() {
-            return Err(Problem::bad(format!("{name} is given more than once")));
+            return Err(Problem::bad(format!(
+                "{} is given more than once",
+                clip(&name)
+            )));
         }
     }
     let k = match k {
@@ -104,16 +123,23 @@ pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, 
     let history = match user {
         None => Vec::new(),
         Some(text) => {
-            let id: u64 = text
-                .parse()
-                .map_err(|_| Problem::bad(format!("user_id {text:?} is not a whole number")))?;
-            let users = state.users.as_ref().ok_or_else(|| Problem {
-                status: StatusCode::NOT_FOUND,
-                message: format!("user {id} is unknown: the server has no watch log (--watch-log)"),
+            // Off unless the operator opts in: anyone could otherwise walk every user's
+            // personal ranking.
+            let users = state.users.as_ref().ok_or_else(|| {
+                Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "user_id is turned off on this server (it ranks for the watch log's users \
+                     only when started with --allow-user-id and --watch-log)",
+                )
             })?;
-            users.get(&id).cloned().ok_or_else(|| Problem {
-                status: StatusCode::NOT_FOUND,
-                message: format!("user {id} is not in the watch log"),
+            let id: u64 = text.parse().map_err(|_| {
+                Problem::bad(format!("user_id {:?} is not a whole number", clip(&text)))
+            })?;
+            users.get(&id).cloned().ok_or_else(|| {
+                Problem::new(
+                    StatusCode::NOT_FOUND,
+                    format!("user {id} is not in the watch log"),
+                )
             })?
         }
     };
@@ -259,9 +285,11 @@ fn ranked(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Bytes, Prob
     // Sized for the answer up front: growing the buffer cost more than writing it.
     let mut body =
         Vec::with_capacity(256 + recommendations.len() * (64 + loaded.movie_json_size()));
-    serde_json::to_writer(&mut body, &answer).map_err(|error| Problem {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: format!("the answer could not be written: {error}"),
+    serde_json::to_writer(&mut body, &answer).map_err(|error| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the answer could not be written: {error}"),
+        )
     })?;
     Ok(Bytes::from(body))
 }
@@ -271,14 +299,20 @@ fn rank_problem(error: RankError) -> Problem {
 }
 
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Problem> {
-    serde_json::from_slice(body)
-        .map_err(|error| Problem::bad(format!("the body is not the expected JSON: {error}")))
+    // serde's message quotes the offending value, which may be most of the body.
+    serde_json::from_slice(body).map_err(|error| {
+        Problem::bad(format!(
+            "the body is not the expected JSON: {}",
+            clip(&error.to_string())
+        ))
+    })
 }
 
 fn positive(text: &str) -> Result<u64, Problem> {
     match text.parse::<u64>() {
         Ok(0) | Err(_) => Err(Problem::bad(format!(
-            "k {text:?} is not a positive integer"
+            "k {:?} is not a positive integer",
+            clip(text)
         ))),
         Ok(k) => Ok(k),
     }

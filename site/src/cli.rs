@@ -19,9 +19,19 @@ pub struct Args {
     /// The posters' folder, served under /posters/.
     #[arg(long, env = "CINEREC_POSTERS")]
     pub posters: Option<PathBuf>,
-    /// A watch log whose users `GET /batch-predict?user_id=U` can rank for.
+    /// The largest model file loaded, in bytes; a larger one is refused before it is read
+    /// (and so is anything that is not a regular file: a FIFO, a device).
+    #[arg(long, env = "CINEREC_MAX_MODEL_BYTES", default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_model_bytes: u64,
+    /// A watch log whose users `GET /batch-predict?user_id=U` can rank for, with
+    /// --allow-user-id (at most 1 GiB).
     #[arg(long, env = "CINEREC_WATCH_LOG")]
     pub watch_log: Option<PathBuf>,
+    /// Lets `GET /batch-predict?user_id=U` rank for the users of --watch-log. Off by default:
+    /// anyone who can reach the server could read every user's personal ranking; without it
+    /// such requests get 403.
+    #[arg(long, env = "CINEREC_ALLOW_USER_ID", requires = "watch_log")]
+    pub allow_user_id: bool,
     /// Address to listen on.
     #[arg(long, env = "CINEREC_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
@@ -37,9 +47,16 @@ pub struct Args {
     /// off, so they cannot hold connections).
     #[arg(long, env = "CINEREC_REQUEST_TIMEOUT", default_value_t = 10.0, value_parser = seconds)]
     pub request_timeout: f64,
-    /// The most connections served at once; more wait for a free one.
+    /// The most connections served at once. When all are taken, the connection idle the
+    /// longest (a keep-alive client between requests) is closed to make room; only when
+    /// every one is in the middle of a request does a new one wait.
     #[arg(long, env = "CINEREC_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// The most connections from one IP address (0: no cap, the default: behind a proxy or a
+    /// NAT every visitor shares one). At the cap, that address's own connection idle the
+    /// longest is closed for its newcomer; if all are busy, the newcomer is closed at once.
+    #[arg(long, env = "CINEREC_MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
+    pub max_connections_per_ip: u32,
     /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "CINEREC_SHUTDOWN_GRACE", default_value_t = 10.0, value_parser = seconds)]
     pub shutdown_grace: f64,

@@ -7,30 +7,41 @@
 //! followed. Anything refused is a plain 404: no listing, no hint.
 //!
 //! Cost: each file is read, hashed (its ETag) and compressed (gzip and brotli, for text and
-//! WebAssembly) once, and kept while its size, modification time and inode stay the same; a
-//! request costs a `stat` and a map look-up. The cache is bounded; past the bound it starts
-//! over. The page's folder is read once at start ([`Files::warm`]), so even the first visitor
-//! gets the compressed files at once. Reading and compressing block, so callers on the async
-//! runtime go through `block_in_place` or a blocking task.
+//! WebAssembly) once, and kept, by its decoded path, while its size, modification time and
+//! inode stay the same. A request for a kept file is a map look-up on the async worker: no
+//! system call and no thread. Once a second at most ([`REVALIDATE`]) one request for it
+//! checks the file again (`stat`), so a replaced file is served within about a second. Files
+//! not kept (first requests, 404s) are looked up on tokio's blocking pool, at most
+//! [`LOOKUPS`] at a time, so a flood of 404s costs a few threads, never one per request. The
+//! cache is bounded; past the bound it starts over. The page's folder is read once at start
+//! ([`Files::warm`]), so even the first visitor gets the compressed files at once.
 
 use std::collections::HashMap;
-use std::io::Write as _;
+use std::fs::OpenOptions;
+use std::io::{Read, Write as _};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 /// The largest file served (a poster is tens of KB, the wasm package tens more).
 const MAX_FILE: u64 = 32 << 20;
 /// The most bytes the cache keeps (all variants); past it the cache is emptied.
-const MAX_CACHE: usize = 256 << 20;
+const MAX_CACHE: usize = 64 << 20;
 /// The most files read ahead at start (a folder of the page, not of the posters).
 const MAX_WARM: usize = 1000;
+/// How long a kept file is served without looking at the file again.
+pub const REVALIDATE: Duration = Duration::from_secs(1);
+/// The most file-system look-ups (files not kept yet, 404s) running at once, each on a
+/// thread of the blocking pool.
+pub const LOOKUPS: usize = 4;
 
 /// Which folder a request reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +57,33 @@ pub struct Files {
     static_root: PathBuf,
     posters_root: Option<PathBuf>,
     cache: Mutex<Cache>,
+    lookups: Semaphore,
+    /// Held while a file is read and compressed.
+    reading: Mutex<()>,
 }
 
 #[derive(Default)]
 struct Cache {
-    files: HashMap<PathBuf, (Signature, Arc<File>)>,
+    /// By decoded path under the page's folder, and under the posters'.
+    page: HashMap<String, Kept>,
+    posters: HashMap<String, Kept>,
     bytes: usize,
+}
+
+impl Cache {
+    fn of(&mut self, root: Root) -> &mut HashMap<String, Kept> {
+        match root {
+            Root::Static => &mut self.page,
+            Root::Posters => &mut self.posters,
+        }
+    }
+}
+
+/// A file kept, with what it was when last checked.
+struct Kept {
+    file: Arc<File>,
+    signature: Signature,
+    checked: Instant,
 }
 
 /// One file, ready to send.
@@ -124,22 +156,61 @@ impl Files {
                 .map(|path| folder(path, "--posters"))
                 .transpose()?,
             cache: Mutex::new(Cache::default()),
+            lookups: Semaphore::new(LOOKUPS),
+            reading: Mutex::new(()),
         })
     }
 
-    /// The file at the URL path `raw` (percent-encoded, without the leading slash) under
-    /// `root`, or `None` for anything that must be a 404.
-    pub fn find(&self, root: Root, raw: &str) -> Option<Arc<File>> {
-        let root = match root {
+    /// The file at `name` (a path [`decode`]d from the URL, without the leading slash) under
+    /// `root`, or `None` for anything that must be a 404. A kept file costs a look-up; the
+    /// file system is asked on the blocking pool (see the module docs).
+    pub async fn find(self: &Arc<Self>, root: Root, name: &str) -> Option<Arc<File>> {
+        if root == Root::Posters && self.posters_root.is_none() {
+            return None;
+        }
+        {
+            let mut cache = self.lock();
+            if let Some(kept) = cache.of(root).get_mut(name) {
+                let now = Instant::now();
+                if now.duration_since(kept.checked) < REVALIDATE {
+                    return Some(kept.file.clone());
+                }
+                // This request checks it again; the others serve it meanwhile.
+                kept.checked = now;
+            }
+        }
+        let _permit = self.lookups.acquire().await.ok()?;
+        let files = self.clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || files.look_up(root, &name))
+            .await
+            .ok()?
+    }
+
+    /// [`Files::find`] on the file system: blocks.
+    fn look_up(&self, root: Root, name: &str) -> Option<Arc<File>> {
+        let folder = match root {
             Root::Static => &self.static_root,
             Root::Posters => self.posters_root.as_ref()?,
         };
-        let path = resolve(root, raw)?;
-        let signature = signature(&path)?;
-        if let Some((seen, file)) = self.lock().files.get(&path) {
-            if *seen == signature {
-                return Some(file.clone());
-            }
+        let Some((path, signature)) = resolve(folder, name).and_then(|path| {
+            let signature = signature(&path)?;
+            Some((path, signature))
+        }) else {
+            self.lock().of(root).remove(name);
+            return None;
+        };
+        if let Some(file) = self.kept_as(root, name, &signature) {
+            return Some(file);
+        }
+        // One file read and compressed at a time (compressing takes memory): requests that
+        // miss the same file meanwhile find it kept once they get their turn.
+        let _reading = self
+            .reading
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(file) = self.kept_as(root, name, &signature) {
+            return Some(file);
         }
         let file = Arc::new(read(&path)?);
         if self::signature(&path).as_ref() != Some(&signature) {
@@ -152,14 +223,29 @@ impl Files {
             *cache = Cache::default();
         }
         cache.bytes += size;
-        if let Some((_, old)) = cache.files.insert(path, (signature, file.clone())) {
-            cache.bytes = cache.bytes.saturating_sub(old.size());
+        let kept = Kept {
+            file: file.clone(),
+            signature,
+            checked: Instant::now(),
+        };
+        if let Some(old) = cache.of(root).insert(name.to_owned(), kept) {
+            cache.bytes = cache.bytes.saturating_sub(old.file.size());
         }
         Some(file)
     }
 
+    /// The kept file at `name` if it is still `signature`, marked checked now.
+    fn kept_as(&self, root: Root, name: &str, signature: &Signature) -> Option<Arc<File>> {
+        let mut cache = self.lock();
+        let kept = cache.of(root).get_mut(name)?;
+        (kept.signature == *signature).then(|| {
+            kept.checked = Instant::now();
+            kept.file.clone()
+        })
+    }
+
     /// Reads, hashes and compresses every file of the page's folder that could be served
-    /// (at most [`MAX_WARM`] of them), so that no visitor waits for it.
+    /// (at most [`MAX_WARM`] of them), so that no visitor waits for it. Blocks.
     pub fn warm(&self) {
         let mut folders = vec![(self.static_root.clone(), String::new())];
         let mut served = 0;
@@ -172,11 +258,11 @@ impl Files {
                 let Some(name) = name.to_str().filter(|name| !name.starts_with('.')) else {
                     continue;
                 };
-                let url = format!("{prefix}{}", utf8_percent_encode(name, NON_ALPHANUMERIC));
+                let name = format!("{prefix}{name}");
                 if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
-                    folders.push((entry.path(), format!("{url}/")));
+                    folders.push((entry.path(), format!("{name}/")));
                 } else if served < MAX_WARM {
-                    served += usize::from(self.find(Root::Static, &url).is_some());
+                    served += usize::from(self.look_up(Root::Static, &name).is_some());
                 }
             }
         }
@@ -190,18 +276,40 @@ impl Files {
     }
 }
 
-/// The path a URL names under `root`, if it may be served (see the module docs).
-fn resolve(root: &Path, raw: &str) -> Option<PathBuf> {
-    let mut path = root.to_path_buf();
-    for segment in raw.split('/') {
-        let decoded = percent_decode_str(segment).decode_utf8().ok()?;
+/// A URL path (with its leading slash) decoded segment by segment and joined again with `/`,
+/// without the leading slash (`""` for `/`); `None` when a segment is empty, is not UTF-8,
+/// starts with a dot (`.`, `..`, dotfiles) or holds a slash, a backslash or a NUL once
+/// decoded. Every route is matched on it, files and API alike.
+pub fn decode(raw: &str) -> Option<String> {
+    let rest = raw.strip_prefix('/')?;
+    if rest.is_empty() {
+        return Some(String::new());
+    }
+    let mut decoded = String::with_capacity(rest.len());
+    for segment in rest.split('/') {
+        let segment = percent_decode_str(segment).decode_utf8().ok()?;
         let refused =
-            decoded.is_empty() || decoded.starts_with('.') || decoded.contains(['/', '\\', '\0']);
+            segment.is_empty() || segment.starts_with('.') || segment.contains(['/', '\\', '\0']);
         if refused {
             return None;
         }
-        path.push(decoded.as_ref());
+        if !decoded.is_empty() {
+            decoded.push('/');
+        }
+        decoded.push_str(&segment);
     }
+    Some(decoded)
+}
+
+/// The file a [`decode`]d path names under `root`, if it may be served (see the module docs).
+fn resolve(root: &Path, name: &str) -> Option<PathBuf> {
+    let odd = |segment: &str| {
+        segment.is_empty() || segment.starts_with('.') || segment.contains(['\\', '\0'])
+    };
+    if name.split('/').any(odd) {
+        return None;
+    }
+    let path = root.join(name);
     let canonical = path.canonicalize().ok()?;
     let inside = canonical.strip_prefix(root).ok()?;
     let hidden = inside.components().any(|component| match component {
@@ -222,10 +330,8 @@ fn signature(path: &Path) -> Option<Signature> {
 }
 
 fn read(path: &Path) -> Option<File> {
-    let bytes = std::fs::read(path).ok()?;
-    if bytes.len() as u64 > MAX_FILE {
-        return None;
-    }
+    // Checked again on the open file: it may have been replaced by a FIFO since the `stat`.
+    let bytes = read_capped(path, MAX_FILE, "the static files' limit").ok()?;
     let extension = path
         .extension()
         .and_then(|extension| extension.to_str())
@@ -244,6 +350,53 @@ fn read(path: &Path) -> Option<File> {
     ))
 }
 
+/// The bytes of the regular file at `path`, at most `cap` of them; refused before anything
+/// is read when it is something else (a FIFO, which would block, a device such as
+/// `/dev/zero`, which never ends, a folder) or larger than `cap` (`flag` says how to raise
+/// it). The file is opened once, without blocking (`O_NONBLOCK`: opening a FIFO would wait
+/// for a writer), checked with `fstat` on what was opened, and read through a `cap + 1`
+/// limit, so a file that grows meanwhile is refused too, never read without bound.
+pub fn read_capped(path: &Path, cap: u64, flag: &str) -> Result<Vec<u8>> {
+    let name = path.display();
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("reading {name}"))?;
+    let metadata = file.metadata().with_context(|| format!("reading {name}"))?;
+    let kind = metadata.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_dir() {
+            "a folder"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        };
+        bail!("reading {name}: it is not a regular file ({what})");
+    }
+    let too_large = |length: u64| {
+        anyhow::anyhow!(
+            "reading {name}: it is {length} bytes, more than the {cap} allowed ({flag})"
+        )
+    };
+    if metadata.len() > cap {
+        return Err(too_large(metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(bytes).ok()?;
@@ -252,9 +405,13 @@ fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
 
 fn brotli(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
+    // A window no larger than the file (at most brotli's 4 MiB): the encoder's tables grow
+    // with it, and a 4 MiB window for a 40 KB script cost tens of MB per compression.
+    let bits = usize::BITS - bytes.len().max(1).leading_zeros();
     let params = brotli::enc::BrotliEncoderParams {
         quality: 11,
-        lgwin: 22,
+        lgwin: bits.clamp(10, 22) as i32,
+        size_hint: bytes.len(),
         ..Default::default()
     };
     brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).ok()?;
@@ -317,10 +474,25 @@ pub fn respond(
         .get(header::ACCEPT_ENCODING)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let (body, encoding) = match (&file.brotli, &file.gzip) {
-        (Some(brotli), _) if accepts(accepted, "br") => (brotli.clone(), Some("br")),
-        (_, Some(gzip)) if accepts(accepted, "gzip") => (gzip.clone(), Some("gzip")),
-        _ => (file.identity.clone(), None),
+    // The coding the client weighs highest, brotli first among equals (the smallest); the
+    // bytes as stored when it accepts nothing we have.
+    let offered = [("br", &file.brotli), ("gzip", &file.gzip)];
+    let identity = quality(accepted, "identity");
+    let best = offered
+        .into_iter()
+        .filter_map(|(coding, bytes)| Some((coding, bytes.as_ref()?, quality(accepted, coding))))
+        .filter(|&(_, _, q)| q > 0)
+        .fold(
+            None,
+            |best: Option<(&str, &Bytes, u16)>, candidate| match best {
+                Some(best) if best.2 >= candidate.2 => Some(best),
+                _ => Some(candidate),
+            },
+        )
+        .filter(|&(_, _, q)| q >= identity);
+    let (body, encoding) = match best {
+        Some((coding, bytes, _)) => (bytes.clone(), Some(coding)),
+        None => (file.identity.clone(), None),
     };
     let etag = match encoding {
         Some(coding) => format!("\"{}-{coding}\"", file.hash),
@@ -377,17 +549,50 @@ fn entity(
     response
 }
 
-/// Whether an `Accept-Encoding` value accepts `coding` (named or `*`, with a q above 0).
-fn accepts(header: &str, coding: &str) -> bool {
-    header.split(',').any(|part| {
-        let mut pieces = part.split(';');
-        let name = pieces.next().unwrap_or("").trim();
-        let quality = pieces
-            .filter_map(|parameter| parameter.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        (name.eq_ignore_ascii_case(coding) || name == "*") && quality > 0.0
-    })
+/// The weight an `Accept-Encoding` value gives `coding`, in thousandths (RFC 9110, 12.5.3):
+/// names and the `q` parameter are case-insensitive, whitespace around `;` and `,` is
+/// allowed, `q=0` (`0.0`, `0.000`) means "not acceptable", `*` weighs every coding the value
+/// does not name, and `identity` is acceptable unless refused by name or by `*;q=0`. An
+/// element whose weight is not a valid qvalue (`q=2`, `q=0.5x`) is ignored.
+fn quality(header: &str, coding: &str) -> u16 {
+    let (mut named, mut star) = (None::<u16>, None::<u16>);
+    for element in header.split(',') {
+        let mut parts = element.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let weight = parts.try_fold(1000, |weight, parameter| match parameter.split_once('=') {
+            Some((key, value)) if key.trim().eq_ignore_ascii_case("q") => qvalue(value.trim()),
+            _ => Some(weight),
+        });
+        let Some(weight) = weight else {
+            continue;
+        };
+        let slot = if name.eq_ignore_ascii_case(coding) {
+            &mut named
+        } else if name == "*" {
+            &mut star
+        } else {
+            continue;
+        };
+        *slot = Some(slot.map_or(weight, |seen| seen.max(weight)));
+    }
+    match (named, star) {
+        (Some(weight), _) => weight,
+        (None, Some(weight)) if coding != "identity" || weight == 0 => weight,
+        (None, _) if coding == "identity" => 1000,
+        (None, _) => 0,
+    }
+}
+
+/// A qvalue in thousandths: `0`, `0.` to `0.999`, `1`, `1.` to `1.000`.
+fn qvalue(text: &str) -> Option<u16> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = fraction.len() <= 3 && fraction.bytes().all(|b| b.is_ascii_digit());
+    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    match whole {
+        "0" if digits => Some(thousandths),
+        "1" if digits && thousandths == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -396,12 +601,46 @@ mod tests {
 
     #[test]
     fn accept_encoding_reads_names_stars_and_zero_qualities() {
-        assert!(accepts("gzip, deflate, br", "br"));
-        assert!(accepts("gzip;q=0.5", "gzip"));
-        assert!(!accepts("br;q=0, gzip", "br"));
-        assert!(accepts("*", "br"));
-        assert!(!accepts("", "gzip"));
-        assert!(!accepts("identity", "gzip"));
+        assert_eq!(quality("gzip, deflate, br", "br"), 1000);
+        assert_eq!(quality("gzip;q=0.5", "gzip"), 500);
+        assert_eq!(quality("br;q=0, gzip", "br"), 0);
+        assert_eq!(quality("*", "br"), 1000);
+        assert_eq!(quality("", "gzip"), 0);
+        assert_eq!(quality("identity", "gzip"), 0);
+        for zero in [
+            "br;q=0, *",
+            "br;Q=0, *",
+            "br;q=0.000,*",
+            "br ; q=0 , *",
+            "BR;q=0.,*",
+        ] {
+            assert_eq!(quality(zero, "br"), 0, "{zero}");
+            assert_eq!(quality(zero, "gzip"), 1000, "{zero}");
+        }
+        assert_eq!(quality("*;q=0.25, br;q=0.5", "gzip"), 250);
+        assert_eq!(
+            quality("br;q=2, br;q=0.5x, gzip", "br"),
+            0,
+            "invalid weights"
+        );
+        assert_eq!(quality("gzip", "identity"), 1000);
+        assert_eq!(quality("*;q=0", "identity"), 0);
+        assert_eq!(quality("*;q=0, identity;q=0.1", "identity"), 100);
+        assert_eq!(quality("*;q=0.3", "identity"), 1000);
+        assert_eq!(quality("identity;q=0", "identity"), 0);
+        for (text, thousandths) in [
+            ("0", 0),
+            ("0.", 0),
+            ("0.5", 500),
+            ("0.125", 125),
+            ("1", 1000),
+            ("1.000", 1000),
+        ] {
+            assert_eq!(qvalue(text), Some(thousandths), "{text}");
+        }
+        for bad in ["", "2", "1.5", "0.1234", "-0", "0.-1", ".5", "0,5", "1.001"] {
+            assert_eq!(qvalue(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -429,7 +668,16 @@ mod tests {
         std::fs::write(root.join("pkg/a b.js"), "x").unwrap();
         std::fs::write(root.join(".env"), "SECRET").unwrap();
         std::os::unix::fs::symlink(root.join(".env"), root.join("innocent.txt")).unwrap();
-        assert!(resolve(&root, "pkg/a%20b.js").is_some());
+        let found = |raw: &str| decode(&format!("/{raw}")).and_then(|name| resolve(&root, &name));
+        assert!(found("pkg/a%20b.js").is_some());
+        assert_eq!(decode("/"), Some(String::new()));
+        assert_eq!(decode("/batch%2Dpredict").as_deref(), Some("batch-predict"));
+        assert_eq!(decode("no-slash"), None);
+        assert_eq!(
+            resolve(&root, "/etc/passwd"),
+            None,
+            "a name is never absolute"
+        );
         for bad in [
             "pkg/../.env",
             ".env",
@@ -445,7 +693,7 @@ mod tests {
             "/etc/passwd",
             "pkg/%ff",
         ] {
-            assert_eq!(resolve(&root, bad), None, "{bad}");
+            assert_eq!(found(bad), None, "{bad}");
         }
     }
 }

@@ -50,7 +50,9 @@ impl Cors {
         self.any_get || !self.origins.is_empty()
     }
 
-    /// The `Access-Control-Allow-Origin` for a request from `origin` by `method`.
+    /// The `Access-Control-Allow-Origin` for a request from `origin` by `method`. A preflight
+    /// (OPTIONS) carries it whenever the origin may use some method: a browser refuses the
+    /// request it announces otherwise, whatever `Access-Control-Allow-Methods` says.
     fn allow(&self, origin: &str, method: &Method) -> Option<HeaderValue> {
         if self
             .origins
@@ -59,7 +61,7 @@ impl Cors {
         {
             return HeaderValue::from_str(origin).ok();
         }
-        let read = *method == Method::GET || *method == Method::HEAD;
+        let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         (self.any_get && read).then(|| HeaderValue::from_static("*"))
     }
 
@@ -105,15 +107,13 @@ pub fn decorate(response: &mut Response<Bytes>, method: &Method, request: &Heade
     }
 }
 
-/// The answer to a CORS preflight: which methods and headers another origin may use.
-pub fn preflight(request: &HeaderMap, cors: &Cors) -> Response<Bytes> {
+/// The answer to OPTIONS (a CORS preflight): the methods the resource takes (`allow`), and
+/// which methods and headers another origin may use.
+pub fn preflight(request: &HeaderMap, cors: &Cors, allow: &'static str) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
-    headers.insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
-    );
+    headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     let origin = request.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if let Some(methods) = origin.and_then(|origin| cors.methods(origin)) {
         headers.insert(
@@ -148,6 +148,11 @@ mod tests {
         );
         assert_eq!(cors.allow("https://b.example", &Method::GET).unwrap(), "*");
         assert_eq!(cors.allow("https://b.example", &Method::POST), None);
+        assert_eq!(
+            cors.allow("https://b.example", &Method::OPTIONS).unwrap(),
+            "*",
+            "a preflight from any origin gets *, with GET as its only method"
+        );
         let own = Cors::new(&[]).unwrap();
         assert_eq!(own.allow("https://b.example", &Method::GET), None);
     }

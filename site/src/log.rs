@@ -9,6 +9,7 @@
 //! guard is dropped (on return from `run`, errors included). Past [`BLOCK_AT`] (stderr stuck,
 //! say) a request writes its own line and waits: memory stays bounded and no line is lost.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -21,6 +22,27 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
+
+/// The most bytes of one piece of text from outside (a path, a method, a value) that a log
+/// line or an error answer repeats; the rest is replaced by `…(N more bytes)`. A 60 KB path
+/// would otherwise be written whole, once per request.
+pub const MAX_ECHO: usize = 256;
+
+/// `text` cut to [`MAX_ECHO`] bytes (at a character boundary), saying how much was cut.
+pub fn clip(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_ECHO {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_ECHO;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!(
+        "{}…({} more bytes)",
+        &text[..end],
+        text.len() - end
+    ))
+}
 
 /// How often buffered lines are written out.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -225,11 +247,12 @@ impl Fields<'_, '_> {
     }
 }
 
-/// Text from outside, written so that a line stays one line and reads as what it is: if
-/// anything in it would not print as itself (a control character, a line separator, a
-/// bidirectional override, a backslash that could pass for an escape), the whole text is
-/// written escaped, as Rust's `escape_debug` does.
+/// Text from outside, written so that a line stays one line and reads as what it is: cut to
+/// [`MAX_ECHO`] bytes ([`clip`]), and if anything in it would not print as itself (a control
+/// character, a line separator, a bidirectional override, a backslash that could pass for an
+/// escape), written escaped, as Rust's `escape_debug` does.
 fn write_text(writer: &mut Writer<'_>, text: &str) -> fmt::Result {
+    let text = &*clip(text);
     let plain = |c: char| {
         c.is_ascii_graphic() || c == ' ' || (!c.is_ascii() && c.escape_debug().len() == 1)
     };
@@ -324,6 +347,18 @@ mod tests {
         assert_eq!(sink.0.lock().unwrap().as_slice(), b"one\ntwo\nthree\n");
         line(&writers, "after the end\n");
         assert!(sink.0.lock().unwrap().ends_with(b"after the end\n"));
+    }
+
+    #[test]
+    fn clipping_keeps_short_text_and_cuts_long_text_at_a_character() {
+        assert_eq!(clip("/short"), "/short");
+        let exact = "a".repeat(MAX_ECHO);
+        assert_eq!(clip(&exact), exact);
+        let long = format!("{}한국어", "a".repeat(MAX_ECHO - 1));
+        assert_eq!(
+            clip(&long),
+            format!("{}…(9 more bytes)", "a".repeat(MAX_ECHO - 1))
+        );
     }
 
     #[test]

@@ -10,10 +10,16 @@ mod log;
 mod metrics;
 mod routes;
 mod server;
+mod slots;
 mod state;
 mod write_timeout;
 
 use std::process::ExitCode;
+
+// A panic in a handler is caught and answered 500 (`routes::guarded`); with `panic = "abort"`
+// one bad request would end the process and every connection with it.
+#[cfg(not(panic = "unwind"))]
+compile_error!("cinerec-site must be built with panic = \"unwind\": it catches a handler's panic");
 
 // glibc's malloc serialised the two workers: memory a request allocates on one thread and frees
 // on the other goes back to the owning arena under that arena's lock once the per-thread cache

@@ -1,4 +1,5 @@
-//! `/metrics` in Prometheus' text format: requests by route and status, a latency histogram
+//! `/metrics` in Prometheus' text format: requests by route and status (with `unroutable`,
+//! `panicked` and `unparsed` for what no route answered), a latency histogram
 //! by route, the model being served, model reloads and their failures, and connections (open
 //! now and accepted in all: many open and few requests is what slow clients look like).
 
@@ -75,6 +76,12 @@ impl Metrics {
         }
         histogram.count += 1;
         histogram.sum += seconds;
+    }
+
+    /// A request answered before any route saw it (by hyper's parser): counted by status,
+    /// with no latency.
+    pub fn refused(&self, route: &'static str, status: u16) {
+        *self.lock().requests.entry((route, status)).or_default() += 1;
     }
 
     /// A connection was accepted; it counts as open until the guard is dropped.
@@ -194,9 +201,12 @@ mod tests {
         metrics.observe("/healthz", 200, Duration::from_micros(300));
         metrics.observe("/healthz", 200, Duration::from_millis(20));
         metrics.observe("/healthz", 404, Duration::from_secs(9));
+        metrics.refused("unparsed", 431);
         let text = metrics.render();
         assert!(text.contains(r#"cinerec_requests_total{route="/healthz",status="200"} 2"#));
         assert!(text.contains(r#"cinerec_requests_total{route="/healthz",status="404"} 1"#));
+        assert!(text.contains(r#"cinerec_requests_total{route="unparsed",status="431"} 1"#));
+        assert!(!text.contains(r#"duration_seconds_count{route="unparsed"}"#));
         assert!(text.contains(
             r#"cinerec_request_duration_seconds_bucket{route="/healthz",le="0.00025"} 0"#
         ));

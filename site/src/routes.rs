@@ -13,17 +13,26 @@
 //! One handler dispatches every request rather than a tree of warp filters, so that every
 //! answer, errors and 404s included, passes through one place that adds the security headers,
 //! CORS, the metrics and the log line, and every error is JSON that names the problem.
+//!
+//! In front of warp, [`guarded`] answers what the router cannot take: a request target that
+//! is not a path (authority form `GET example.com:80`, asterisk form `OPTIONS *`; warp's path
+//! filters assume a leading slash and panicked on them) is a 400, and a panic anywhere in a
+//! handler is caught and answered 500; both are logged and counted (routes `unroutable` and
+//! `panicked`), as are the parser's own 400, 414 and 431 answers ([`refused_by_parser`],
+//! route `unparsed`). Routes are matched on the decoded path ([`files::decode`]), as files
+//! are, so `/batch%2Dpredict` is `/batch-predict`.
 
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
-use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use futures_util::{FutureExt, Stream, StreamExt};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use warp::path::FullPath;
-use warp::Filter;
+use warp::{Filter, Reply};
 
 use crate::api::{self, Problem};
 use crate::files::{self, Root};
@@ -53,6 +62,104 @@ pub fn filter(
         .unify()
 }
 
+/// Answers `request` with `routes` (the [`filter`] as a service), unless its target is not a
+/// path (a 400), and catches a panic on the way (a 500).
+pub async fn guarded<S, B>(state: &State, routes: &S, request: Request<B>) -> warp::reply::Response
+where
+    S: hyper::service::Service<Request<B>, Response = warp::reply::Response, Error = Infallible>,
+{
+    let started = Instant::now();
+    if !request.uri().path().starts_with('/') {
+        let target = request.uri().to_string();
+        let mut response = Problem::bad(format!(
+            "the request target {:?} is not a path: this server takes origin form \
+             (GET /path HTTP/1.1) or absolute form",
+            crate::log::clip(&target)
+        ))
+        .response();
+        decorate(
+            &mut response,
+            request.method(),
+            request.headers(),
+            &state.cors,
+        );
+        record(
+            state,
+            "unroutable",
+            request.method(),
+            &target,
+            &response,
+            started,
+        );
+        return response.into_response();
+    }
+    // What the log line of a panic needs (cheap: a method and a shared URI).
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let answered = match std::panic::catch_unwind(AssertUnwindSafe(|| routes.call(request))) {
+        Ok(answer) => AssertUnwindSafe(answer).catch_unwind().await,
+        Err(panic) => Err(panic),
+    };
+    match answered {
+        Ok(Ok(response)) => response,
+        Ok(Err(never)) => match never {},
+        // The panic hook logged where and why (see `server`).
+        Err(_) => panicked(state, &method, &uri, started).into_response(),
+    }
+}
+
+fn panicked(state: &State, method: &Method, uri: &Uri, started: Instant) -> Response<Bytes> {
+    let mut response = Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error: the server could not answer this request",
+    )
+    .response();
+    decorate(&mut response, method, &HeaderMap::new(), &state.cors);
+    record(state, "panicked", method, uri.path(), &response, started);
+    response
+}
+
+/// Counts and logs a connection hyper ended with an error: its own 400 (a malformed request
+/// line or header), 414 (a URI over 64 KiB) or 431 (a head over its buffer) were answered by
+/// hyper before any route saw them; other errors (a client gone, a timeout) answered nothing.
+pub fn refused_by_parser(state: &State, error: &hyper::Error) {
+    let text = error.to_string();
+    let status = if text.starts_with("URI too long") {
+        414
+    } else if error.is_parse_too_large() {
+        431
+    } else if error.is_parse() && !error.is_parse_version_h2() && !text.starts_with("internal") {
+        400
+    } else {
+        tracing::debug!(error = %text, "connection ended with an error");
+        return;
+    };
+    state.metrics.refused("unparsed", status);
+    tracing::info!(status, error = %text, "request refused by the HTTP parser");
+}
+
+/// The metrics and the log line of an answer.
+fn record(
+    state: &State,
+    route: &'static str,
+    method: &Method,
+    path: &str,
+    response: &Response<Bytes>,
+    started: Instant,
+) {
+    let elapsed: Duration = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.observe(route, status, elapsed);
+    // The path only: a query string or a body may hold what a log must not keep. The log
+    // cuts it to `log::MAX_ECHO` bytes.
+    tracing::info!(
+        method = method.as_str(),
+        path,
+        status,
+        latency_us = elapsed.as_micros() as u64,
+        "request"
+    );
+}
+
 async fn handle<S, B>(
     method: Method,
     path: FullPath,
@@ -69,21 +176,47 @@ where
     let (route, answer) = dispatch(&method, path.as_str(), &query, &headers, body, &state).await;
     let mut response = answer.unwrap_or_else(|problem| problem.response());
     decorate(&mut response, &method, &headers, &state.cors);
-    let elapsed = started.elapsed();
-    let status = response.status();
-    state.metrics.observe(route, status.as_u16(), elapsed);
-    // The path only: a query string or a body may hold what a log must not keep.
-    tracing::info!(
-        method = method.as_str(),
-        path = path.as_str(),
-        status = status.as_u16(),
-        latency_us = elapsed.as_micros() as u64,
-        "request"
-    );
+    record(&state, route, &method, path.as_str(), &response, started);
     response
 }
 
 type Answer = Result<Response<Bytes>, Problem>;
+
+/// What a decoded path names: its label in the metrics, the methods it takes (for a 405's
+/// message) and its `Allow` (those and OPTIONS, which every route answers as a preflight).
+struct Route {
+    label: &'static str,
+    methods: &'static str,
+    allow: &'static str,
+}
+
+impl Route {
+    const fn new(label: &'static str, methods: &'static str, allow: &'static str) -> Route {
+        Route {
+            label,
+            methods,
+            allow,
+        }
+    }
+
+    fn of(decoded: &str) -> Route {
+        const READ: (&str, &str) = ("GET, HEAD", "GET, HEAD, OPTIONS");
+        match decoded {
+            "batch-predict" => Route::new(
+                "/batch-predict",
+                "GET, HEAD, POST",
+                "GET, HEAD, POST, OPTIONS",
+            ),
+            "predict" => Route::new("/predict", "POST", "POST, OPTIONS"),
+            "healthz" => Route::new("/healthz", READ.0, READ.1),
+            "model" => Route::new("/model", READ.0, READ.1),
+            "metrics" => Route::new("/metrics", READ.0, READ.1),
+            "model.bin" => Route::new("/model.bin", READ.0, READ.1),
+            _ if decoded.starts_with("posters/") => Route::new("/posters", READ.0, READ.1),
+            _ => Route::new("static", READ.0, READ.1),
+        }
+    }
+}
 
 /// The route label (for metrics) and the answer.
 async fn dispatch<S, B>(
@@ -98,92 +231,84 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
+    let not_here = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("{} is not here", crate::log::clip(path)),
+        )
+    };
+    // Decoded a segment at a time, as files are: `None` for anything no file could be.
+    let Some(decoded) = files::decode(path) else {
+        return ("static", Err(not_here()));
+    };
+    #[cfg(debug_assertions)]
+    if decoded == "__test_panic" && std::env::var_os("CINEREC_TEST_PANIC").is_some() {
+        // Debug builds only: how `tests/hostile.rs` checks that a panic is caught.
+        panic!("the test panic");
+    }
+    let route = Route::of(&decoded);
+    if *method == Method::OPTIONS {
+        return (
+            "preflight",
+            Ok(preflight(headers, &state.cors, route.allow)),
+        );
+    }
     let read = *method == Method::GET || *method == Method::HEAD;
     let head = *method == Method::HEAD;
-    if *method == Method::OPTIONS {
-        return ("preflight", Ok(preflight(headers, &state.cors)));
-    }
-    match path {
-        "/batch-predict" => {
-            let answer = if read {
-                api::batch_predict_get(state, query)
-            } else if *method == Method::POST {
-                match read_body(body, headers, state).await {
-                    Ok(bytes) => api::batch_predict_post(state, &bytes),
-                    Err(problem) => Err(problem),
-                }
-            } else {
-                Err(not_allowed(method, "GET, HEAD, POST"))
-            };
-            ("/batch-predict", answer)
-        }
-        "/predict" => {
-            let answer = if *method == Method::POST {
-                match read_body(body, headers, state).await {
-                    Ok(bytes) => api::predict(state, &bytes),
-                    Err(problem) => Err(problem),
-                }
-            } else {
-                Err(not_allowed(method, "POST"))
-            };
-            ("/predict", answer)
-        }
-        "/healthz" | "/model" | "/metrics" | "/model.bin" => {
-            let route = match path {
-                "/healthz" => "/healthz",
-                "/model" => "/model",
-                "/metrics" => "/metrics",
-                _ => "/model.bin",
-            };
-            if !read {
-                return (route, Err(not_allowed(method, "GET, HEAD")));
-            }
-            let answer = match route {
-                "/healthz" => api::healthz(state),
-                "/model" => api::model(state),
-                "/metrics" => text(state.metrics.render()),
-                _ => files::respond(&state.model.load().file, headers, head, "no-cache"),
-            };
-            (route, Ok(answer))
-        }
-        _ => {
-            let (route, root, file) = match path.strip_prefix("/posters/") {
-                Some(name) => ("/posters", Root::Posters, name),
-                None if path == "/" => ("static", Root::Static, "index.html"),
-                None => (
-                    "static",
-                    Root::Static,
-                    path.strip_prefix('/').unwrap_or(path),
+    let post = *method == Method::POST;
+    let allowed =
+        (read && route.methods.contains("GET")) || (post && route.methods.contains("POST"));
+    if !allowed {
+        let problem = Problem {
+            allow: Some(route.allow),
+            ..Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "{} is not allowed here; use {}",
+                    crate::log::clip(method.as_str()),
+                    route.methods
                 ),
+            )
+        };
+        return (route.label, Err(problem));
+    }
+    let answer = match route.label {
+        "/batch-predict" if read => api::batch_predict_get(state, query),
+        "/batch-predict" => match read_body(body, headers, state).await {
+            Ok(bytes) => api::batch_predict_post(state, &bytes),
+            Err(problem) => Err(problem),
+        },
+        "/predict" if post => match read_body(body, headers, state).await {
+            Ok(bytes) => api::predict(state, &bytes),
+            Err(problem) => Err(problem),
+        },
+        "/healthz" => Ok(api::healthz(state)),
+        "/model" => Ok(api::model(state)),
+        "/metrics" => Ok(text(state.metrics.render())),
+        "/model.bin" => Ok(files::respond(
+            &state.model.load().file,
+            headers,
+            head,
+            "no-cache",
+        )),
+        _ => {
+            let (root, file) = match decoded.strip_prefix("posters/") {
+                Some(name) => (Root::Posters, name),
+                None if decoded.is_empty() => (Root::Static, "index.html"),
+                None => (Root::Static, decoded.as_str()),
             };
-            if !read {
-                return (route, Err(not_allowed(method, "GET, HEAD")));
-            }
-            // A file not read yet is read and compressed here: let the runtime move its
-            // other connections to another thread meanwhile.
-            let found = tokio::task::block_in_place(|| state.files.find(root, file));
-            let answer = match found {
+            match state.files.find(root, file).await {
                 Some(found) => Ok(files::respond(
                     &found,
                     headers,
                     head,
                     files::cache_control(file),
                 )),
-                None => Err(Problem {
-                    status: StatusCode::NOT_FOUND,
-                    message: format!("{path} is not here"),
-                }),
-            };
-            (route, answer)
+                None => Err(not_here()),
+            }
         }
-    }
-}
-
-fn not_allowed(method: &Method, allowed: &'static str) -> Problem {
-    Problem {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        message: format!("{method} is not allowed here; use {allowed}"),
-    }
+    };
+    (route.label, answer)
 }
 
 fn text(body: String) -> Response<Bytes> {
@@ -206,9 +331,11 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
-    let too_large = || Problem {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        message: format!("the body is larger than {MAX_BODY} bytes"),
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {MAX_BODY} bytes"),
+        )
     };
     let announced = headers
         .get(header::CONTENT_LENGTH)
@@ -239,9 +366,9 @@ where
     tokio::select! {
         biased;
         read = collect => read,
-        () = deadline => Err(Problem {
-            status: StatusCode::REQUEST_TIMEOUT,
-            message: format!("the body did not arrive within {} s", timeout.as_secs_f64()),
-        }),
+        () = deadline => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {} s", timeout.as_secs_f64()),
+        )),
     }
 }

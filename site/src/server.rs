@@ -7,9 +7,17 @@
 //! so a client that sends half a request, or trickles it, is cut off; a client that stops
 //! reading its answer is cut off after as long without progress (`write_timeout`). Each
 //! connection is a task, not a thread, so many slow clients cost memory, not service;
-//! `--max-connections` bounds them (further ones wait to be accepted), and since every slow
-//! client is cut off within the timeout, a full house frees up within it too. SIGTERM or
-//! Ctrl-C stops accepting, lets requests in flight finish for `--shutdown-grace`, then exits.
+//! `--max-connections` bounds them ([`Slots`]: when all are taken, the connection idle the
+//! longest is closed to make room; a newcomer waits only while every connection is in the
+//! middle of a request, and since every slow client is cut off within the timeout, that
+//! frees up within it too). SIGTERM or Ctrl-C stops accepting, lets requests in flight finish
+//! for `--shutdown-grace`, then exits; a blocking task still running then (a model read from
+//! a disk that does not answer) does not hold the exit.
+//!
+//! Every request goes through [`routes::guarded`] (a target that is not a path is a 400, a
+//! panic a 500), and a connection hyper ends with a parse error of its own is counted by
+//! [`routes::refused_by_parser`]. A panic is logged on one line by the hook installed here;
+//! catching it needs `panic = "unwind"`, which `main.rs` checks at compile time.
 //!
 //! hyper's timer is [`CoarseTimer`], not tokio's: the header-read timeout starts a sleep for
 //! every request, and a coarse one costs a short push onto a list and no wake-up of a parked
@@ -25,11 +33,9 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
-use tokio::sync::Semaphore;
 
 use crate::cli::Args;
 use crate::coarse_timer::CoarseTimer;
@@ -37,8 +43,13 @@ use crate::files::Files;
 use crate::headers::Cors;
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::slots::Slots;
 use crate::state::{self, State};
 use crate::write_timeout::WriteTimeout;
+
+/// Threads for blocking work (file look-ups, model loads): a handful is plenty, and the bound
+/// keeps a flood of them from costing a thread each.
+const BLOCKING_THREADS: usize = 8;
 
 /// Loads everything, then serves until SIGTERM or Ctrl-C.
 pub fn run(args: Args) -> Result<()> {
@@ -53,26 +64,59 @@ pub fn run(args: Args) -> Result<()> {
         .with_writer(log)
         .event_format(crate::log::LineFormat)
         .init();
-    let loaded = state::load_model(&args.model)?;
-    let users = args
-        .watch_log
-        .as_deref()
-        .map(state::load_users)
-        .transpose()?;
-    let state = Arc::new(State {
+    install_panic_hook();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+        .context("starting the runtime")?;
+    let served = runtime.block_on(async {
+        let state = prepare(&args).await?;
+        serve(args, state).await
+    });
+    // Nothing blocking may hold the exit (a reload stuck on a file that never answers).
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    served
+}
+
+/// Loads the model, the watch log and the folders.
+async fn prepare(args: &Args) -> Result<Arc<State>> {
+    let loaded = state::load_model_within(&args.model, args.max_model_bytes).await?;
+    let users = match (&args.watch_log, args.allow_user_id) {
+        (Some(path), true) => Some(state::load_users(path)?),
+        (Some(_), false) => {
+            tracing::warn!("--watch-log is not used without --allow-user-id");
+            None
+        }
+        (None, _) => None,
+    };
+    Ok(Arc::new(State {
         metrics: Metrics::new(loaded.model.id()),
         model: ArcSwap::from_pointee(loaded),
         users,
-        files: Files::new(&args.static_dir, args.posters.as_deref())?,
+        files: Arc::new(Files::new(&args.static_dir, args.posters.as_deref())?),
         cors: Cors::new(&args.cors_origins)?,
         request_timeout: args.request_timeout(),
         timer: CoarseTimer::new().context("starting the timer thread")?,
-    });
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?
-        .block_on(serve(args, state))
+    }))
+}
+
+/// Panics are logged as one line (the message cut like any text in the log), not the
+/// default hook's several lines on stderr.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info
+            .location()
+            .map(|at| format!("{}:{}", at.file(), at.line()))
+            .unwrap_or_default();
+        tracing::error!(panic = message, %location, "panicked");
+    }));
 }
 
 async fn serve(args: Args, state: Arc<State>) -> Result<()> {
@@ -88,63 +132,103 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
     tokio::spawn(watch(
         state.clone(),
         args.model.clone(),
+        args.max_model_bytes,
         hangup,
         Duration::from_secs_f64(args.watch_interval),
     ));
     tokio::task::spawn_blocking({
-        let state = state.clone();
-        move || state.files.warm()
+        let files = state.files.clone();
+        move || files.warm()
     });
     tracing::info!(
         model_id = %state.model.load().model.id(),
         "serving on http://{address}"
     );
 
-    let service = warp::service(routes::filter(state.clone()));
+    let routes = TowerToHyperService::new(warp::service(routes::filter(state.clone())));
     let mut connections = http1::Builder::new();
     connections
         .timer(state.timer.clone())
         .header_read_timeout(args.request_timeout())
         .keep_alive(true);
-    let limit = Arc::new(Semaphore::new(args.max_connections as usize));
-    let graceful = GracefulShutdown::new();
+    let slots = Slots::new(
+        args.max_connections as usize,
+        args.max_connections_per_ip as usize,
+    );
     loop {
-        let permit = tokio::select! {
-            permit = limit.clone().acquire_owned() => permit.context("the connection limit closed")?,
-            () = &mut stop => break,
-        };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of file descriptors, say: wait a little instead of spinning.
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Out of file descriptors before the limit (a low `ulimit -n`): close the
+                    // connection idle the longest, as a full house would. Otherwise wait a
+                    // little instead of spinning.
+                    let out_of_files =
+                        matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+                    let evicted = out_of_files && slots.evict_idle();
+                    if !evicted {
+                        tracing::warn!(%error, "accepting a connection failed");
+                    }
+                    let pause = if evicted { 5 } else { 100 };
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                     continue;
                 }
             },
             () = &mut stop => break,
         };
+        let ticket = tokio::select! {
+            ticket = slots.admit(peer.ip()) => ticket,
+            () = &mut stop => break,
+        };
+        let Some(ticket) = ticket else {
+            // Its address holds --max-connections-per-ip, all busy: closed unanswered.
+            tracing::debug!(peer = %peer.ip(), "connection refused: its address is at its cap");
+            continue;
+        };
+        let ticket = Arc::new(ticket);
+        let service = hyper::service::service_fn({
+            let (state, routes, ticket) = (state.clone(), routes.clone(), ticket.clone());
+            move |request| {
+                let busy = ticket.busy();
+                let (state, routes) = (state.clone(), routes.clone());
+                async move {
+                    let response = routes::guarded(&state, &routes, request).await;
+                    drop(busy);
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            }
+        });
         let connection = connections.serve_connection(
             TokioIo::new(WriteTimeout::new(stream, args.request_timeout())),
-            TowerToHyperService::new(service.clone()),
+            service,
         );
-        let connection = graceful.watch(connection);
         let open = state.metrics.connection_opened();
+        let state = state.clone();
         tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            // Told to close (to make room, or to stop): the request in progress, if any, is
+            // answered first.
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = ticket.closing() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
             // A client that goes away, sends garbage or stops reading ends only its own
             // connection.
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+            if let Err(error) = ended {
+                routes::refused_by_parser(&state, &error);
             }
             drop(open);
-            drop(permit);
+            drop(ticket);
         });
     }
     drop(listener);
+    slots.close_all();
     let grace = Duration::from_secs_f64(args.shutdown_grace);
     tracing::info!("stopping: finishing requests in flight (at most {grace:?})");
-    if tokio::time::timeout(grace, graceful.shutdown())
+    if tokio::time::timeout(grace, slots.all_closed())
         .await
         .is_err()
     {
@@ -153,8 +237,14 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
     Ok(())
 }
 
-async fn watch(state: Arc<State>, path: std::path::PathBuf, hangup: Signal, interval: Duration) {
-    if let Err(error) = state::watch_model(state, path, hangup, interval).await {
+async fn watch(
+    state: Arc<State>,
+    path: std::path::PathBuf,
+    cap: u64,
+    hangup: Signal,
+    interval: Duration,
+) {
+    if let Err(error) = state::watch_model(state, path, cap, hangup, interval).await {
         tracing::error!(error = %format!("{error:#}"), "the model will not be reloaded");
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cinerec_core::{decode, EventCache, Model, WatchEvent};
@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use tokio::signal::unix::Signal;
 
 use crate::coarse_timer::CoarseTimer;
-use crate::files::{self, Files};
+use crate::files::{self, read_capped, Files};
 use crate::headers::Cors;
 use crate::metrics::Metrics;
 
@@ -91,10 +91,10 @@ impl Loaded {
 pub struct State {
     /// The model being served.
     pub model: ArcSwap<Loaded>,
-    /// Watch events by user, in log order, when a watch log was given.
+    /// Watch events by user, in log order: only with `--allow-user-id` (and a watch log).
     pub users: Option<HashMap<u64, Vec<WatchEvent>>>,
     /// The page's folder and the posters.
-    pub files: Files,
+    pub files: Arc<Files>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// Which other origins may call the API.
@@ -105,9 +105,31 @@ pub struct State {
     pub timer: CoarseTimer,
 }
 
-/// Reads and checks a model file.
-pub fn load_model(path: &Path) -> Result<Loaded> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+/// How long reading a model may take before the reload (or the start) gives up on it: a
+/// regular file on a disk that does not answer (a network mount) cannot hold the reloader.
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest watch log read (`--watch-log`).
+pub const MAX_WATCH_LOG: u64 = 1 << 30;
+
+/// [`load_model`] on the blocking pool, given up after [`LOAD_TIMEOUT`] (the thread then
+/// finishes on its own; nothing waits for it).
+pub async fn load_model_within(path: &Path, cap: u64) -> Result<Loaded> {
+    let file = path.to_path_buf();
+    let loading = tokio::task::spawn_blocking(move || load_model(&file, cap));
+    match tokio::time::timeout(LOAD_TIMEOUT, loading).await {
+        Ok(loaded) => loaded.context("the loading task failed")?,
+        Err(_) => bail!(
+            "reading {} took more than {} s",
+            path.display(),
+            LOAD_TIMEOUT.as_secs()
+        ),
+    }
+}
+
+/// Reads and checks a model file of at most `cap` bytes (see [`read_capped`]). Blocks.
+pub fn load_model(path: &Path, cap: u64) -> Result<Loaded> {
+    let bytes = read_capped(path, cap, "--max-model-bytes")?;
     let model = decode(&bytes).with_context(|| format!("loading model {}", path.display()))?;
     let file = files::File::new(
         Bytes::from(bytes),
@@ -133,7 +155,7 @@ pub fn load_model(path: &Path) -> Result<Loaded> {
 
 /// Reads a watch log into each user's events, in log order.
 pub fn load_users(path: &Path) -> Result<HashMap<u64, Vec<WatchEvent>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_capped(path, MAX_WATCH_LOG, "the watch log's limit")?;
     let log = cinerec_core::watch_log::parse(&bytes)
         .with_context(|| format!("reading {}", path.display()))?;
     let mut users: HashMap<u64, Vec<WatchEvent>> = HashMap::new();
@@ -166,10 +188,13 @@ fn signature(path: &Path) -> Option<Signature> {
 
 /// Reloads the model on SIGHUP and whenever its file changes (checked every `interval`,
 /// which also catches an atomic rename over it). A file that does not load is refused and
-/// logged; the model already served stays.
+/// logged; the model already served stays. Nothing here waits on the file without bound
+/// (see [`read_capped`] and [`load_model_within`]), so a FIFO, a device or a stuck disk at
+/// the model's path never stops later reloads, nor the process on SIGTERM.
 pub async fn watch_model(
     state: Arc<State>,
     path: PathBuf,
+    cap: u64,
     mut hangup: Signal,
     interval: Duration,
 ) -> Result<()> {
@@ -186,11 +211,7 @@ pub async fn watch_model(
         }
         seen = now;
         let reason = if forced { "SIGHUP" } else { "the file changed" };
-        let file = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_model(&file))
-            .await
-            .context("the loading task failed")?;
-        match loaded {
+        match load_model_within(&path, cap).await {
             Ok(loaded) => {
                 let old = state.model.load().model.id().to_string();
                 let new = loaded.model.id().to_string();

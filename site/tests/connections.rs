@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use support::{get, Site};
 
+/// Only a guard: each wait below ends on the event it waits for.
+const LIMIT: Duration = Duration::from_secs(30);
+
 fn quick_timeouts(site: &Site) -> Vec<String> {
     let mut args = site.args();
     args.extend(["--request-timeout", "1"].map(String::from));
@@ -88,50 +91,80 @@ fn sigterm_and_ctrl_c_let_a_request_in_flight_finish_then_stop() {
         let body = br#"{"k":3,"history":[]}"#;
         let mut stream = TcpStream::connect(server.address).unwrap();
         stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
+        // `Expect: 100-continue`: the server says `100 Continue` when the handler starts
+        // reading the body, so the request is in flight when the signal is sent.
         write!(
             stream,
-            "POST /batch-predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            "POST /batch-predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .unwrap();
+        let continued = read_until(&mut stream, b"\r\n\r\n");
+        assert!(
+            continued.starts_with("HTTP/1.1 100"),
+            "{signal}: {continued}"
+        );
         stream.write_all(&body[..5]).unwrap();
-        std::thread::sleep(Duration::from_millis(300));
         server.signal(signal);
-        std::thread::sleep(Duration::from_millis(300));
-        stream.write_all(&body[5..]).unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{signal}: {answer}");
-        assert_eq!(
-            server.wait(Duration::from_secs(10)),
-            Some(0),
+        // The server has taken the signal: it logs it, then stops listening.
+        assert!(
+            server.wait_for_log(&["stopping: finishing requests in flight"], LIMIT),
             "{signal}: {}",
             server.log()
         );
         assert!(
-            TcpStream::connect(server.address).is_err(),
-            "{signal}: no longer listening"
+            support::wait_until(LIMIT, || TcpStream::connect(server.address).is_err()),
+            "{signal}: still listening"
         );
+        assert_eq!(server.child.try_wait().unwrap(), None, "{signal}: it waits");
+        stream.write_all(&body[5..]).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{signal}: {answer}");
+        assert_eq!(server.wait(LIMIT), Some(0), "{signal}: {}", server.log());
     }
 }
 
+/// Reads from `stream` until `end` has arrived (or the stream ends); what was read.
+fn read_until(stream: &mut TcpStream, end: &[u8]) -> String {
+    let mut read = Vec::new();
+    let mut byte = [0u8; 1];
+    while !read.ends_with(end) {
+        match stream.read(&mut byte) {
+            Ok(1) => read.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&read).into_owned()
+}
+
 #[test]
-fn the_default_timeout_cuts_off_a_half_request_within_10_seconds() {
+fn the_default_timeout_cuts_off_a_half_request_after_10_seconds() {
     let site = Site::new();
     let server = site.start(&site.args());
     let started = Instant::now();
     let mut stream = TcpStream::connect(server.address).unwrap();
+    // Only a guard against a server that never cuts it off.
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
     let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
+    let ended = stream.read_to_end(&mut rest);
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_secs(9) && waited < Duration::from_millis(10_500),
+        ended.is_ok()
+            || ended
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "not cut off: {ended:?} after {waited:?}"
+    );
+    // A timer never fires early, whatever the load: the default is the documented 10 s.
+    assert!(
+        waited >= Duration::from_millis(9_900),
         "cut off after {waited:?}"
     );
 }
@@ -193,7 +226,11 @@ fn a_sighup_right_after_start_does_not_kill_the_server() {
     let site = Site::new();
     let mut server = site.start(&site.args());
     server.signal("HUP");
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        server.wait_for_log(&["model reloaded", "SIGHUP"], LIMIT),
+        "{}",
+        server.log()
+    );
     assert_eq!(server.child.try_wait().unwrap(), None, "{}", server.log());
     assert_eq!(get(&server.url("/healthz")).unwrap().status, 200);
 }
@@ -216,7 +253,9 @@ fn a_body_announced_too_large_is_refused_unread() {
 #[test]
 fn each_request_is_one_log_line_without_query_or_body() {
     let site = Site::new();
-    let server = site.start(&site.args());
+    let mut args = site.args();
+    args.push("--allow-user-id".into());
+    let server = site.start(&args);
     get(&server.url("/batch-predict?k=3&user_id=7")).unwrap();
     support::post(
         &server.url("/batch-predict"),
@@ -286,6 +325,7 @@ fn bad_starts_are_one_error_line_and_exit_2() {
                 "static",
                 "--watch-log",
                 "model.bin",
+                "--allow-user-id",
             ],
             "reading model.bin",
         ),

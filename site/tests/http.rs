@@ -178,7 +178,9 @@ fn nothing_outside_the_folders_no_dotfile_and_no_listing_is_ever_served() {
 #[test]
 fn batch_predict_answers_the_original_shape_and_more() {
     let site = Site::new();
-    let server = site.start(&site.args());
+    let mut args = site.args();
+    args.push("--allow-user-id".into());
+    let server = site.start(&args);
     let model = cinerec_core::decode(&site.read("model.bin")).unwrap();
 
     let default = get(&server.url("/batch-predict")).unwrap().json();
@@ -293,7 +295,9 @@ fn batch_predict_answers_the_original_shape_and_more() {
 #[test]
 fn bad_requests_get_json_errors_that_name_the_problem() {
     let site = Site::new();
-    let server = site.start(&site.args());
+    let mut args = site.args();
+    args.push("--allow-user-id".into());
+    let server = site.start(&args);
     let check = |answer: support::Answer, status: u16, needle: &str| {
         assert_eq!(answer.status, status, "{}", answer.text());
         assert_eq!(answer.header("content-type"), Some("application/json"));

@@ -116,8 +116,29 @@ impl Site {
 
     /// Starts the server with `args` and waits until it listens.
     pub fn start(&self, args: &[String]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cinerec-site"))
-            .args(args)
+        self.start_with_env(args, &[])
+    }
+
+    /// Starts the server with `args` and the environment variables `env`.
+    pub fn start_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cinerec-site"));
+        command.args(args).envs(env.iter().copied());
+        self.start_command(command)
+    }
+
+    /// Starts the server with `args`, allowed at most `files` open file descriptors.
+    pub fn start_with_files(&self, args: &[String], files: u32) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_cinerec-site"))
+            .args(args);
+        self.start_command(command)
+    }
+
+    fn start_command(&self, mut command: Command) -> Server {
+        let mut child = command
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info")
             .env_remove("CINEREC_MODEL")
@@ -192,6 +213,38 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// Waits until the log has a line holding every one of `needles`, at most `limit`.
+    pub fn wait_for_log(&self, needles: &[&str], limit: Duration) -> bool {
+        wait_until(limit, || {
+            self.log()
+                .lines()
+                .any(|line| needles.iter().all(|needle| line.contains(needle)))
+        })
+    }
+
+    /// The server's threads and resident memory in KiB, from `/proc`.
+    pub fn threads_and_rss(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {status}"))
+        };
+        (field("Threads:"), field("VmRSS:"))
+    }
+
+    /// The value of `cinerec_requests_total` for `route` and `status` (0 when absent).
+    pub fn requests_counted(&self, route: &str, status: u16) -> u64 {
+        let text = get(&self.url("/metrics")).unwrap().text();
+        let name = format!("cinerec_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&name))
+            .map_or(0, |count| count.parse().unwrap())
     }
 
     /// Polls `/healthz` until the model id is `id`, at most `limit`.
@@ -299,6 +352,41 @@ pub fn raw(address: SocketAddr, bytes: &[u8], limit: Duration) -> String {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status code of a raw answer (0 when there is none).
+pub fn status_of(answer: &str) -> u16 {
+    answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends one request on a kept-alive connection and reads its answer (headers, then as many
+/// bytes as `Content-Length` says): the status and the body; `None` once the server closed.
+pub fn exchange(stream: &mut TcpStream, request: &[u8]) -> Option<(u16, Vec<u8>)> {
+    stream.write_all(request).ok()?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).ok()?;
+    Some((status_of(&head), body))
 }
 
 /// Twelve movies in TMDB's schema.
