@@ -40,7 +40,7 @@ if python3 -c 'import numpy' 2>/dev/null; then
     target/release/cinerec-trainer preprocess --movies "$catalog" --out "$log" --users 100000 --seed 1 | tag
     start=$(date +%s.%N)
     target/release/cinerec-trainer train --watch-log "$log" --movies "$catalog" \
-        --out target/bench/model --objective item --epochs 1 >/dev/null
+        --out target/bench/model --objective item --epochs 1 2>&1 >/dev/null | tag
     job=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')
     # fit's time: the split, the scaler, the epoch with its validation pass, the test metrics.
     loop=$(sed -n 's/.*"training_seconds": \([0-9.e+-]*\).*/\1/p' target/bench/model/metrics.json)
