@@ -24,7 +24,7 @@ criterion() { # package bench [criterion args]
         /time:/ {name = ($1 == "time:") ? previous : $1; sub(/.*\[/, ""); sub(/\].*/, ""); split($0, t, " ")
                  printf "criterion %s: %s %s (%s %s to %s %s)\n", name, t[3], t[4], t[1], t[2], t[5], t[6]}
         /thrpt:/ {sub(/.*\[/, ""); sub(/\].*/, ""); split($0, t, " "); printf "criterion %s: %s %s\n", name, t[3], t[4]}
-        {previous = $1}' | tag
+        {previous = $1}' | tag || { echo "bench $2 failed: see target/bench/$2.log" >&2; return 1; }
 }
 criterion cinerec-core core "$@"
 criterion cinerec-learn train "$@"
