@@ -8,9 +8,23 @@
 use cinerec_core::{decode, rank, Model, WatchEvent};
 use serde_json::{json, Value};
 
-const MODEL: &[u8] = include_bytes!("data/model.bin");
-const GOLDEN: &str = include_str!("data/rank_golden.json");
-const GOLDEN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rank_golden.json");
+/// Each kind of network with its golden file: the co-watch demo model (features of one
+/// watch), and the next-watch demo model (recent movies, the default).
+const MODELS: [(&[u8], &str, &str); 2] = [
+    (
+        include_bytes!("data/model.bin"),
+        include_str!("data/rank_golden.json"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rank_golden.json"),
+    ),
+    (
+        include_bytes!("data/model_next.bin"),
+        include_str!("data/rank_golden_next.json"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/rank_golden_next.json"
+        ),
+    ),
+];
 
 fn event(content_id: u64, watch_seconds: f64) -> WatchEvent {
     WatchEvent {
@@ -79,15 +93,21 @@ fn computed(model: &Model) -> Value {
 }
 
 #[test]
-fn the_demo_model_ranks_the_golden_histories_to_the_pinned_bits() {
-    let model = decode(MODEL).expect("the checked-in model loads");
-    let now = computed(&model);
-    if std::env::var_os("CINEREC_BLESS").is_some() {
-        let text = serde_json::to_string_pretty(&now).unwrap() + "\n";
-        std::fs::write(GOLDEN_PATH, text).unwrap();
-        return;
+fn the_demo_models_rank_the_golden_histories_to_the_pinned_bits() {
+    for (bytes, golden, path) in MODELS {
+        let model = decode(bytes).expect("the checked-in model loads");
+        let now = computed(&model);
+        if std::env::var_os("CINEREC_BLESS").is_some() {
+            let text = serde_json::to_string_pretty(&now).unwrap() + "\n";
+            std::fs::write(path, text).unwrap();
+            continue;
+        }
+        check(golden, &now);
     }
-    let pinned: Value = serde_json::from_str(GOLDEN).expect("the golden file is JSON");
+}
+
+fn check(golden: &str, now: &Value) {
+    let pinned: Value = serde_json::from_str(golden).expect("the golden file is JSON");
     assert_eq!(pinned["model_id"], now["model_id"], "a different model");
     let (pinned, now) = (
         pinned["cases"].as_array().unwrap(),
@@ -104,10 +124,16 @@ fn the_demo_model_ranks_the_golden_histories_to_the_pinned_bits() {
 #[test]
 fn replaying_the_golden_file_gives_its_answers() {
     if std::env::var_os("CINEREC_BLESS").is_some() {
-        return; // the file is being rewritten; the next run replays the new one
+        return; // the files are being rewritten; the next run replays the new ones
     }
-    let model = decode(MODEL).expect("the checked-in model loads");
-    let pinned: Value = serde_json::from_str(GOLDEN).expect("the golden file is JSON");
+    for (bytes, golden, _) in MODELS {
+        replay(bytes, golden);
+    }
+}
+
+fn replay(bytes: &[u8], golden: &str) {
+    let model = decode(bytes).expect("the checked-in model loads");
+    let pinned: Value = serde_json::from_str(golden).expect("the golden file is JSON");
     for case in pinned["cases"].as_array().unwrap() {
         let history: Vec<WatchEvent> = serde_json::from_value(case["history"].clone()).unwrap();
         let k = case["k"].as_u64().unwrap() as usize;

@@ -33,6 +33,6 @@ pub use epochs::{train, Examples};
 pub use fit::{fit, Provenance, TrainError};
 pub use flush::flushing_subnormals;
 pub use network::Network;
-pub use optimizer::{default_epochs, default_learning_rate};
+pub use optimizer::{default_epochs, default_hidden, default_learning_rate};
 pub use pairs::{pair_count, pairs, split_viewers, Pair, Pairs, Viewers, MAX_PARTNERS};
 pub use split::{split, Split};

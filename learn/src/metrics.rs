@@ -119,6 +119,11 @@ pub struct RankingQuality {
     pub hit_rate: f64,
     /// Mean of `1 / log2(position + 1)` for a hit at 1-based `position`, 0 for a miss.
     pub ndcg: f64,
+    /// Standard error of `hit_rate` (the deviation over users, over the square root of their
+    /// number): differences of a few of these are noise.
+    pub hit_rate_se: f64,
+    /// Standard error of `ndcg`.
+    pub ndcg_se: f64,
 }
 
 /// Measures a ranker: `rankings` gives, for each case in order, content ids best first (at
@@ -128,26 +133,35 @@ pub fn ranking_quality(
     k: usize,
     rankings: impl IntoIterator<Item = Vec<u64>>,
 ) -> RankingQuality {
-    let (mut hits, mut gain) = (0usize, 0.0f64);
+    let (mut hits, mut gains) = (Vec::new(), Vec::new());
     for (case, ranked) in cases.iter().zip(rankings) {
-        if let Some(position) = ranked.iter().take(k).position(|&id| id == case.target) {
-            hits += 1;
-            gain += 1.0 / ((position + 2) as f64).log2();
-        }
+        let position = ranked.iter().take(k).position(|&id| id == case.target);
+        hits.push(if position.is_some() { 1.0 } else { 0.0 });
+        gains.push(position.map_or(0.0, |p| 1.0 / ((p + 2) as f64).log2()));
     }
-    let users = cases.len();
-    let mean = |total: f64| {
-        if users == 0 {
-            0.0
-        } else {
-            total / users as f64
-        }
-    };
+    let (hit_rate, hit_rate_se) = mean_and_standard_error(&hits);
+    let (ndcg, ndcg_se) = mean_and_standard_error(&gains);
     RankingQuality {
-        users,
-        hit_rate: mean(hits as f64),
-        ndcg: mean(gain),
+        users: cases.len(),
+        hit_rate,
+        ndcg,
+        hit_rate_se,
+        ndcg_se,
     }
+}
+
+/// The mean of `values` and its standard error (0 and 0 for none; error 0 for one).
+fn mean_and_standard_error(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    if values.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, 0.0);
+    }
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (variance / n).sqrt())
 }
 
 /// Candidates ordered by how often they were watched in `rows` (most first, ties by id).
@@ -230,6 +244,48 @@ pub fn co_visitation_baseline(
         order.sort_by_key(|id| {
             (
                 std::cmp::Reverse(together.get(id).copied().unwrap_or(0)),
+                std::cmp::Reverse(popularity.get(id).copied().unwrap_or(0)),
+                *id,
+            )
+        });
+        unwatched(order.into_iter(), case, k)
+    });
+    ranking_quality(cases, k, rankings)
+}
+
+/// The first-order transition baseline: a candidate's score is how often, in `counted`, a
+/// viewer watched it right after the history's last movie (rows of a viewer in log order);
+/// ties and a last movie never followed go to popularity, then the lower id.
+pub fn transition_baseline(
+    cases: &[HeldOut],
+    counted: &[WatchRow],
+    candidates: &[u64],
+    k: usize,
+) -> RankingQuality {
+    let mut last_of: HashMap<u64, u64> = HashMap::new();
+    let mut after: HashMap<u64, HashMap<u64, usize>> = HashMap::new();
+    let mut popularity: HashMap<u64, usize> = HashMap::new();
+    for row in counted {
+        if let Some(previous) = last_of.insert(row.user_id, row.content_id) {
+            *after
+                .entry(previous)
+                .or_default()
+                .entry(row.content_id)
+                .or_default() += 1;
+        }
+        *popularity.entry(row.content_id).or_default() += 1;
+    }
+    let nothing = HashMap::new();
+    let rankings = cases.iter().map(|case| {
+        let next = case
+            .history
+            .last()
+            .and_then(|e| after.get(&e.content_id))
+            .unwrap_or(&nothing);
+        let mut order = candidates.to_vec();
+        order.sort_by_key(|id| {
+            (
+                std::cmp::Reverse(next.get(id).copied().unwrap_or(0)),
                 std::cmp::Reverse(popularity.get(id).copied().unwrap_or(0)),
                 *id,
             )

@@ -579,6 +579,7 @@ impl Network {
 
 /// The least-squares fit `y ≈ β·x` of three features (a little ridge keeps it solvable);
 /// `fallback` as the constant when the system is singular.
+#[allow(clippy::needless_range_loop)] // indexes read as the textbook's elimination
 fn least_squares(points: impl Iterator<Item = ([f64; 3], f64)>, fallback: f64) -> [f64; 3] {
     let mut a = [[0.0f64; 3]; 3];
     let mut b = [0.0f64; 3];

@@ -15,7 +15,7 @@ use cinerec_core::rank;
 use cinerec_core::Objective;
 use cinerec_learn::metrics::{
     classification, co_visitation_baseline, leave_last_out, popularity_baseline, popularity_order,
-    random_baseline, ranking_quality, without_held_out, RankingQuality,
+    random_baseline, ranking_quality, transition_baseline, without_held_out, RankingQuality,
 };
 use cinerec_learn::{pairs, split_viewers};
 use serde::Serialize;
@@ -31,6 +31,11 @@ pub struct Args {
     /// Watch log to measure on (the training log gives the test split back).
     #[arg(long)]
     pub watch_log: PathBuf,
+    /// Another log the baselines also learn from, such as the training log when measuring
+    /// viewers the model never saw, so they know what the model knew (by default they count
+    /// only the measured log, without its held-out watches).
+    #[arg(long)]
+    pub baseline_log: Option<PathBuf>,
 }
 
 /// Ranking measures are taken at this cut-off.
@@ -61,6 +66,10 @@ pub struct Evaluation {
     pub hit_rate_at_10: f64,
     /// NDCG@10 of the model's ranking.
     pub ndcg_at_10: f64,
+    /// Standard error of `hit_rate_at_10` over the users.
+    pub hit_rate_at_10_se: f64,
+    /// Standard error of `ndcg_at_10` over the users.
+    pub ndcg_at_10_se: f64,
     /// The same measures for the baselines.
     pub baselines: Baselines,
 }
@@ -70,6 +79,8 @@ pub struct Evaluation {
 pub struct Baselines {
     /// Movies watched by the viewers of the history, most often first.
     pub co_visitation: Quality,
+    /// The movies watched most often right after the history's last one.
+    pub transition: Quality,
     /// Most watched first.
     pub popularity: Quality,
     /// A seeded random order.
@@ -83,6 +94,10 @@ pub struct Quality {
     pub hit_rate_at_10: f64,
     /// Normalised discounted cumulative gain at 10.
     pub ndcg_at_10: f64,
+    /// Standard error of `hit_rate_at_10`.
+    pub hit_rate_at_10_se: f64,
+    /// Standard error of `ndcg_at_10`.
+    pub ndcg_at_10_se: f64,
 }
 
 impl From<RankingQuality> for Quality {
@@ -90,12 +105,18 @@ impl From<RankingQuality> for Quality {
         Quality {
             hit_rate_at_10: quality.hit_rate,
             ndcg_at_10: quality.ndcg,
+            hit_rate_at_10_se: quality.hit_rate_se,
+            ndcg_at_10_se: quality.ndcg_se,
         }
     }
 }
 
 /// Measures `model_path` on `watch_log_path`.
-pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> {
+pub fn evaluate(
+    model_path: &Path,
+    watch_log_path: &Path,
+    baseline_log: Option<&Path>,
+) -> Result<Evaluation> {
     let model = load_model(model_path)?;
     let watch_log = read_watch_log(watch_log_path)?;
     let rows = &watch_log.log.rows;
@@ -151,7 +172,10 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         })
         .cloned()
         .collect();
-    let counted = without_held_out(rows, &cases);
+    let mut counted = without_held_out(rows, &cases);
+    if let Some(path) = baseline_log {
+        counted.extend(read_watch_log(path)?.log.rows);
+    }
     let candidates = model.classes();
     let rankings = cases
         .iter()
@@ -184,6 +208,7 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
     }
     let model_quality = ranking_quality(&cases, K, rankings);
     let co_visitation = co_visitation_baseline(&cases, &counted, candidates, K);
+    let transition = transition_baseline(&cases, &counted, candidates, K);
     let popularity = popularity_baseline(&cases, &popularity_order(&counted, candidates), K);
     let random = random_baseline(&cases, candidates, K, seed);
 
@@ -212,8 +237,11 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
         users_skipped: all_cases.len() - cases.len(),
         hit_rate_at_10: model_quality.hit_rate,
         ndcg_at_10: model_quality.ndcg,
+        hit_rate_at_10_se: model_quality.hit_rate_se,
+        ndcg_at_10_se: model_quality.ndcg_se,
         baselines: Baselines {
             co_visitation: co_visitation.into(),
+            transition: transition.into(),
             popularity: popularity.into(),
             random: random.into(),
         },
@@ -222,7 +250,7 @@ pub fn evaluate(model_path: &Path, watch_log_path: &Path) -> Result<Evaluation> 
 
 /// `evaluate`.
 pub fn run(args: &Args) -> Result<()> {
-    let evaluation = evaluate(&args.model, &args.watch_log)?;
+    let evaluation = evaluate(&args.model, &args.watch_log, args.baseline_log.as_deref())?;
     outln!("{}", serde_json::to_string_pretty(&evaluation)?)?;
     Ok(())
 }

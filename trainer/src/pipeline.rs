@@ -63,12 +63,12 @@ pub fn run(args: &Args) -> Result<()> {
     let objective = if args.original {
         Objective::Item
     } else {
-        Objective::CoWatch
+        Objective::Next
     };
     let config = train::config(&args.hyper, args.seed, objective);
     let trained = train::train_files(&log_path, &movies_path, out, &config)?;
-    let held_out = evaluate::evaluate(&trained.model_path, &log_path)?;
-    let new_viewers = evaluate::evaluate(&trained.model_path, &new_viewers_path)?;
+    let held_out = evaluate::evaluate(&trained.model_path, &log_path, None)?;
+    let new_viewers = evaluate::evaluate(&trained.model_path, &new_viewers_path, None)?;
     for (name, evaluation) in [
         ("evaluation.json", &held_out),
         ("evaluation_new_viewers.json", &new_viewers),
@@ -102,10 +102,10 @@ pub fn run(args: &Args) -> Result<()> {
         trained.model_path.display(),
         trained.model_bytes,
         trained.model_id,
-        if objective == Objective::CoWatch {
-            "co-watch"
-        } else {
-            "item"
+        match objective {
+            Objective::Next => "next",
+            Objective::CoWatch => "co-watch",
+            Objective::Item => "item",
         }
     )?;
     outln!("metrics     {}", out.join("metrics.json").display())?;
@@ -119,10 +119,10 @@ pub fn run(args: &Args) -> Result<()> {
         "test accuracy {:.4}, top-10 {:.4} ({}); training {:.0} rows/s",
         trained.test_accuracy,
         trained.test_top10,
-        if objective == Objective::CoWatch {
-            "predicting another movie of a test viewer"
-        } else {
-            "predicting the watched movie"
+        match objective {
+            Objective::Next => "ranking each viewer's held-out last watch",
+            Objective::CoWatch => "predicting another movie of a test viewer",
+            Objective::Item => "predicting the watched movie",
         },
         trained.rows_per_second
     )?;

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchLog;
 use cinerec_core::{ArtifactError, EpochReport, Model, Objective, Optimizer, TrainConfig};
-use cinerec_learn::{default_epochs, default_learning_rate, fit, Provenance};
+use cinerec_learn::{default_epochs, default_hidden, default_learning_rate, fit, Provenance};
 use serde::Serialize;
 
 use crate::inputs::{check_feature_sums, describe_skips, read_catalog, read_watch_log};
@@ -39,24 +39,27 @@ pub struct Args {
 /// Training hyper-parameters, shared by `train` and `pipeline`.
 #[derive(Debug, clap::Args, Clone)]
 pub struct HyperArgs {
-    /// What the network learns from one watch's features: co-watch (another movie the same
-    /// viewer watched, making the ranking item-to-item) or item (the watched movie itself, as
-    /// the original did) [default: co-watch; pipeline --original: item].
+    /// What the network learns: next (the viewer's next watch from their latest movies,
+    /// each a learned embedding), co-watch (from one watch's features, another movie the same
+    /// viewer watched) or item (from one watch's features, the watched movie itself, as the
+    /// original did) [default: next; pipeline --original: item].
     #[arg(long, value_enum)]
     pub objective: Option<ObjectiveArg>,
-    /// Passes over the training split [default: 40 for co-watch, 10 for item].
+    /// Passes over the training split [default: 5 for next, 40 for co-watch, 10 for item].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_EPOCHS)))]
     pub epochs: Option<u32>,
-    /// Hidden units.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub hidden: u32,
+    /// Hidden units; for next, also the width of a movie's embedding [default: 128 for next,
+    /// 64 otherwise].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub hidden: Option<u32>,
     /// Rows per mini-batch.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
     /// Update rule.
     #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
     pub optimizer: OptimizerArg,
-    /// Peak learning rate [default: adam 0.01 for co-watch, 0.3 for item; sgd 0.1 and 0.5].
+    /// Peak learning rate [default: adam 0.003 for next, 0.01 for co-watch, 0.3 for item;
+    /// sgd 0.5, 0.1 and 0.5].
     #[arg(long)]
     pub lr: Option<f32>,
 }
@@ -124,7 +127,7 @@ pub fn config(hyper: &HyperArgs, seed: u64, objective: Objective) -> TrainConfig
     TrainConfig {
         objective,
         epochs: hyper.epochs.unwrap_or_else(|| default_epochs(objective)),
-        hidden: hyper.hidden,
+        hidden: hyper.hidden.unwrap_or_else(|| default_hidden(objective)),
         batch_size: hyper.batch_size,
         optimizer,
         learning_rate: hyper
@@ -256,7 +259,7 @@ pub fn run(args: &Args) -> Result<()> {
         &args.watch_log,
         &args.movies,
         &args.out,
-        &config(&args.hyper, args.seed, Objective::CoWatch),
+        &config(&args.hyper, args.seed, Objective::Next),
     )?;
     outln!(
         "model {} ({} bytes) written to {}: test accuracy {:.4}, top-10 {:.4}, {:.0} rows/s",

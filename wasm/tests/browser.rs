@@ -12,15 +12,22 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const MODEL: &[u8] = include_bytes!("../../core/tests/data/model.bin");
 const GOLDEN: &str = include_str!("../../core/tests/data/rank_golden.json");
-
-fn golden() -> serde_json::Value {
-    serde_json::from_str(GOLDEN).expect("the golden file is JSON")
-}
+const MODEL_NEXT: &[u8] = include_bytes!("../../core/tests/data/model_next.bin");
+const GOLDEN_NEXT: &str = include_str!("../../core/tests/data/rank_golden_next.json");
 
 #[wasm_bindgen_test]
 fn the_browser_ranks_the_golden_histories_to_the_pinned_bits() {
-    let golden = golden();
-    let recommender = Recommender::new(MODEL).expect("the test model loads");
+    replay(MODEL, GOLDEN);
+}
+
+#[wasm_bindgen_test]
+fn the_browser_ranks_the_next_watch_golden_histories_to_the_pinned_bits() {
+    replay(MODEL_NEXT, GOLDEN_NEXT);
+}
+
+fn replay(model: &[u8], golden: &str) {
+    let golden: serde_json::Value = serde_json::from_str(golden).expect("the golden file is JSON");
+    let recommender = Recommender::new(model).expect("the test model loads");
     assert_eq!(recommender.model_id(), golden["model_id"].as_str().unwrap());
     let cases = golden["cases"].as_array().unwrap();
     assert!(cases.len() >= 10);
