@@ -210,14 +210,14 @@ mod tests {
             Err(ArtifactError::BadMagic { .. })
         ));
         let mut older = bytes.clone();
-        older[8] = 1;
+        older[8] = 2;
         assert_eq!(
             decode(&older).unwrap_err().to_string(),
-            "format version 1 is not supported (this build reads version 2); \
+            "format version 2 is not supported (this build reads version 3); \
              it was written by an older cinerec: train it again with this version"
         );
         let mut newer = bytes.clone();
-        newer[8] = 3;
+        newer[8] = 4;
         assert!(decode(&newer)
             .unwrap_err()
             .to_string()

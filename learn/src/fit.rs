@@ -39,6 +39,9 @@ pub enum TrainError {
     /// Too few rows or viewers to give every part of the split at least one pair.
     #[error("{0}: too few to split 64:16:20 into train, validation and test")]
     TooFew(String),
+    /// No viewer has enough watches for the next-watch split.
+    #[error("{0}")]
+    TooFewWatches(String),
     /// A hyper-parameter is out of range.
     #[error("{0}")]
     Config(String),

@@ -94,6 +94,10 @@ pub(crate) fn fit(
     provenance: Provenance,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Model, TrainError> {
+    let watched = LabelEncoder::fit(rows.iter().map(|row| row.content_id));
+    if watched.len() < 2 {
+        return Err(TrainError::SingleClass(watched.classes()[0]));
+    }
     let labels = LabelEncoder::fit(
         catalog
             .iter()
@@ -111,9 +115,10 @@ pub(crate) fn fit(
     let by_viewer = viewers(rows);
     let [train_rows, validation_rows, test_rows] = split(&by_viewer);
     if train_rows.is_empty() || validation_rows.is_empty() || test_rows.is_empty() {
-        return Err(TrainError::TooFew(format!(
-            "{} viewers with {} rows (each viewer's last watch is for testing, the one before \
-             for validation, earlier ones for training)",
+        return Err(TrainError::TooFewWatches(format!(
+            "{} viewers with {} rows: too few to learn the next watch (each viewer's last \
+             watch is for testing, the one before for validation, earlier ones for training, \
+             so some viewers need three watches or more)",
             by_viewer.len(),
             rows.len()
         )));

@@ -25,7 +25,8 @@ fn default_pipeline_writes_every_output_and_its_model_beats_popularity() {
         assert!(ws.join("out").join(name).is_file(), "missing {name}");
     }
     let size = ws.read("out/model.bin").len();
-    assert!(size < 32 * 1024, "model.bin is {size} bytes");
+    // The next-watch network: 58 embeddings and a 128 × 128 layer, about 100 KB.
+    assert!(size < 128 * 1024, "model.bin is {size} bytes");
     assert!(run.stdout.contains("HitRate@10"), "{}", run.stdout);
     let posters = std::fs::read_dir(ws.join("out/posters")).unwrap().count();
     assert_eq!(posters, 58);
@@ -37,7 +38,7 @@ fn default_pipeline_writes_every_output_and_its_model_beats_popularity() {
             .unwrap_or_else(|| panic!("{field} missing"));
         assert!(value > 0.0, "{field} = {value}");
     }
-    assert_eq!(metrics["config"]["objective"], "co-watch");
+    assert_eq!(metrics["config"]["objective"], "next");
     let epochs = metrics["epochs"].as_array().unwrap();
     assert_eq!(
         epochs.len() as u64,
@@ -52,7 +53,8 @@ fn default_pipeline_writes_every_output_and_its_model_beats_popularity() {
     );
 
     // About 460 new viewers: popularity's HitRate@10 is about 0.32 (standard error 0.02),
-    // the model's about 0.48. The margins below are many standard errors from both.
+    // the model's about 0.60 and co-visitation's 0.54. The margins below are several standard
+    // errors from both.
     let new_viewers = ws.read_json("out/evaluation_new_viewers.json");
     assert!(new_viewers["users"].as_u64().unwrap() > 300);
     let measure = |path: &str| new_viewers.pointer(path).unwrap().as_f64().unwrap();
@@ -72,7 +74,7 @@ fn default_pipeline_writes_every_output_and_its_model_beats_popularity() {
         ("/ndcg_at_10", "/baselines/co_visitation/ndcg_at_10"),
     ] {
         assert!(
-            measure(model) > 0.85 * measure(baseline),
+            measure(model) > 0.95 * measure(baseline),
             "{model}: {} against co-visitation's {}",
             measure(model),
             measure(baseline)
@@ -81,7 +83,7 @@ fn default_pipeline_writes_every_output_and_its_model_beats_popularity() {
     let held_out = ws.read_json("out/evaluation.json");
     assert_eq!(
         held_out["users_measured"],
-        "test viewers of the training log, never trained on"
+        "every viewer of the training log: the last watch, which training held out"
     );
     assert!(run.stdout.contains("co-visitation"), "{}", run.stdout);
 }
