@@ -73,20 +73,21 @@ pub fn split_viewers(rows: &[WatchRow], seed: u64) -> Viewers {
 
 /// The pairs of `objective` for `rows` (see the module docs).
 pub fn pairs(rows: &[WatchRow], objective: Objective, seed: u64) -> Pairs {
+    // Each row paired with its own movie: the item and next objectives.
+    let own = |indices: &[usize]| {
+        indices
+            .iter()
+            .map(|&row| Pair {
+                row,
+                target: rows[row].content_id,
+            })
+            .collect()
+    };
     match objective {
         Objective::Next => {
             // By time within each viewer: earlier watches train, the one before the last
             // validates, the last tests; the input is the watches before (see `next`).
             let [train, validation, test] = crate::next::split(&crate::next::viewers(rows));
-            let own = |indices: &[usize]| {
-                indices
-                    .iter()
-                    .map(|&row| Pair {
-                        row,
-                        target: rows[row].content_id,
-                    })
-                    .collect()
-            };
             Pairs {
                 train: own(&train),
                 validation: own(&validation),
@@ -96,15 +97,6 @@ pub fn pairs(rows: &[WatchRow], objective: Objective, seed: u64) -> Pairs {
         }
         Objective::Item => {
             let parts = split(rows.len(), seed);
-            let own = |indices: &[usize]| {
-                indices
-                    .iter()
-                    .map(|&row| Pair {
-                        row,
-                        target: rows[row].content_id,
-                    })
-                    .collect()
-            };
             Pairs {
                 train: own(&parts.train),
                 validation: own(&parts.validation),
