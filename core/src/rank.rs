@@ -1,9 +1,13 @@
 //! The ranking: the one function the page (through WebAssembly) and the site server call.
 //!
-//! For a history of watch events, each event becomes a feature row from the catalog's rating
-//! and popularity and the event's watch time; a movie's score is the mean of the softmax
-//! outputs over the events; movies already watched are left out; ties break by ascending
-//! content id. An empty history ranks for the average viewer: the standardised zero row.
+//! How a history becomes scores depends on what the model's network reads
+//! ([`crate::Input`]). Features: each event becomes a feature row from the catalog's rating
+//! and popularity and the event's watch time, and a movie's score is the mean of the softmax
+//! outputs over the events; an empty history ranks for the average viewer (the standardised
+//! zero row). Recent movies (the next-watch model): the latest events' embeddings, weighted
+//! by recency, are averaged into one input and a movie's score is its softmax output; an empty
+//! history is the zero input. Either way movies already watched are left out and ties break
+//! by ascending content id.
 //!
 //! Events naming a movie the model's catalog does not have (a visitor's history outlives a
 //! model; a client sends a stale id) are left out and reported in [`Ranking::ignored`], so

@@ -20,6 +20,7 @@ pub mod random;
 mod epochs;
 mod fit;
 mod flush;
+mod job;
 mod kernels;
 mod lockstep;
 mod network;
@@ -30,8 +31,9 @@ mod split;
 mod wide;
 
 pub use epochs::{train, Examples};
-pub use fit::{fit, Provenance, TrainError};
+pub use fit::fit;
 pub use flush::flushing_subnormals;
+pub use job::{Provenance, TrainError};
 pub use network::Network;
 pub use optimizer::{default_epochs, default_hidden, default_learning_rate};
 pub use pairs::{pair_count, pairs, split_viewers, Pair, Pairs, Viewers, MAX_PARTNERS};

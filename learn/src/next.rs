@@ -29,8 +29,8 @@ use cinerec_core::{
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, Axis};
 
-use crate::fit::{Provenance, TrainError};
 use crate::flush::FlushSubnormals;
+use crate::job::{Provenance, TrainError};
 use crate::optimizer::{schedule, Moments, Step};
 use crate::random::Rng;
 use crate::wide::fast_exp;
