@@ -336,6 +336,49 @@ impl EventCache {
 
 #[cfg(test)]
 mod tests {
+
+    /// The checked-in next-watch demo model (see `core/tests/data/README.md`).
+    fn next_model() -> Model {
+        crate::decode(include_bytes!("../tests/data/model_next.bin")).expect("the model loads")
+    }
+
+    fn seen(id: u64) -> WatchEvent {
+        WatchEvent {
+            content_id: id,
+            watch_seconds: 3600.0,
+        }
+    }
+
+    #[test]
+    fn a_next_watch_history_of_only_unknown_movies_ranks_as_the_empty_one() {
+        let model = next_model();
+        let unknown = model.catalog().last().unwrap().id + 1;
+        let empty = rank(&model, &[], 10).unwrap();
+        let only_unknown = rank(&model, &[seen(unknown), seen(unknown + 7)], 10).unwrap();
+        assert_eq!(bits(&only_unknown), bits(&empty));
+        assert_eq!(only_unknown.ignored, [unknown, unknown + 7]);
+    }
+
+    #[test]
+    fn a_next_watch_ranking_weighs_the_latest_watches_and_reads_only_its_window() {
+        let model = next_model();
+        let Input::Recent { weights } = model.input() else {
+            panic!("the next-watch demo model reads recent movies");
+        };
+        let c = model.classes();
+        let (a, b) = (seen(c[0]), seen(c[1]));
+        // Order matters: the latest watch has its own weight.
+        let ab = rank(&model, &[a, b], 5).unwrap();
+        let ba = rank(&model, &[b, a], 5).unwrap();
+        assert_ne!(bits(&ab), bits(&ba));
+        // Events older than the window take no part (only the watched filter sees them).
+        let window: Vec<WatchEvent> = (0..weights.len()).map(|i| seen(c[2 + i % 20])).collect();
+        let mut longer = vec![seen(c[30])];
+        longer.extend(&window);
+        let scores = |history: &[WatchEvent]| scores(&model, None, history).unwrap().0;
+        assert_eq!(scores(&longer), scores(&window));
+    }
+
     use super::*;
     use crate::model::tests::demo_model;
 
