@@ -261,7 +261,7 @@ fn axpy(x: f32, weights: &[f32], acc: &mut [f32]) {
 /// element is left to a scalar tail, which was a tenth of the ranking's time for 58 classes.
 #[inline(always)]
 pub(crate) fn softmax(logits: &mut [f32]) {
-    debug_assert!(logits.len() % LANES == 0);
+    debug_assert!(logits.len().is_multiple_of(LANES));
     let max = crate::wide::lane_max(logits);
     for lanes in logits.chunks_exact_mut(LANES) {
         for v in lanes {

@@ -34,6 +34,9 @@ const MAX_TEXT: usize = 1024;
 /// The most recent events a network of recent movies may read.
 pub(crate) const MAX_WINDOW: usize = 1024;
 
+/// The largest recency weight: 1,024 of them sum to a finite f32 with room to spare.
+const MAX_WEIGHT: f32 = 1e30;
+
 impl Model {
     /// Checks that the parts fit together and makes the model; computes its id.
     pub fn new(parts: ModelParts) -> Result<Model, ModelError> {
@@ -149,8 +152,16 @@ fn validate(parts: &ModelParts) -> Result<(), ModelError> {
                     weights.len()
                 ));
             }
-            if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w > 0.0)) {
-                return invalid(format!("recency weight {w} is not a positive number"));
+            // Normal and of a finite sum, so the ranking's weighted mean neither overflows nor
+            // meets a subnormal (and no single weight can drown the others into infinity).
+            if let Some(w) = weights
+                .iter()
+                .find(|w| !(w.is_finite() && (f32::MIN_POSITIVE..=MAX_WEIGHT).contains(*w)))
+            {
+                return invalid(format!(
+                    "recency weight {w} is not a number from {} to {MAX_WEIGHT}",
+                    f32::MIN_POSITIVE
+                ));
             }
         }
     }

@@ -198,17 +198,21 @@ fn mean_of_event_outputs(
 
 /// A network of recent movies: the softmax output for the weighted mean of the embeddings of
 /// the latest events (latest first, as many as there are weights). The embedding of a movie is
-/// its column of the output layer. No event, or none with an embedding, gives the zero input:
-/// the ranking of a first visit.
+/// its column of the output layer. A movie that training never saw has none (its column is
+/// zero) and takes no place in the window, as in training, where every input was a trained
+/// movie. No event, or none with an embedding, gives the zero input: the ranking of a first
+/// visit.
 fn next_watch(model: &Model, weights: &[f32], known: &[(&CatalogEntry, f64)]) -> Vec<f32> {
     let mlp = model.mlp().parts();
     let (width, classes) = (mlp.hidden as usize, mlp.classes as usize);
     let mut input = vec![0.0f32; width];
     let mut total = 0.0f32;
+    let has_embedding = |class: &usize| mlp.w2.chunks_exact(classes).any(|row| row[*class] != 0.0);
     let latest_first = known
         .iter()
         .rev()
-        .filter_map(|(movie, _)| model.labels().index_of(movie.id));
+        .filter_map(|(movie, _)| model.labels().index_of(movie.id))
+        .filter(has_embedding);
     for (&weight, class) in weights.iter().zip(latest_first) {
         for (value, row) in input.iter_mut().zip(mlp.w2.chunks_exact(classes)) {
             *value += weight * row[class];
@@ -354,7 +358,6 @@ mod tests {
     }
 
     #[test]
-    #[test]
     fn no_score_is_subnormal_even_for_very_long_watches() {
         let model = crate::model::tests::demo_model();
         let c = model.classes();
@@ -373,6 +376,7 @@ mod tests {
         }
     }
 
+    #[test]
     fn a_next_watch_history_of_only_unknown_movies_ranks_as_the_empty_one() {
         let model = next_model();
         let unknown = model.catalog().last().unwrap().id + 1;

@@ -707,6 +707,19 @@ mod tests {
             assert_eq!(ranking.recommendations[0].content_id, 10 + (start + 2) % 5);
             assert!(ranking.recommendations.iter().any(|r| r.content_id == 99));
         }
+        // A movie without an embedding takes no place in the window: watching 99 last leaves
+        // the others' scores as they were.
+        let without = rank(&model, &watched(&[10, 11]), 10).unwrap();
+        let with = rank(&model, &watched(&[10, 11, 99]), 10).unwrap();
+        let scores = |ranking: &cinerec_core::Ranking| -> Vec<(u64, u32)> {
+            ranking
+                .recommendations
+                .iter()
+                .filter(|r| r.content_id != 99)
+                .map(|r| (r.content_id, r.score.to_bits()))
+                .collect()
+        };
+        assert_eq!(scores(&with), scores(&without));
         // Each viewer's last watch is a test target (a repeat here, so the ranking, which
         // leaves watched movies out, cannot hit it).
         assert_eq!(model.metadata().test.rows, 60);

@@ -46,7 +46,7 @@ fn random_history(draws: &mut Draws, catalog: &[u64]) -> Vec<WatchEvent> {
     (0..length)
         .map(|_| WatchEvent {
             // Now and then a movie the model does not know.
-            content_id: if draws.next() % 10 == 0 {
+            content_id: if draws.next().is_multiple_of(10) {
                 draws.next() % 100_000
             } else {
                 catalog[(draws.next() % catalog.len() as u64) as usize]

@@ -174,7 +174,30 @@ pub fn evaluate(
         .collect();
     let mut counted = without_held_out(rows, &cases);
     if let Some(path) = baseline_log {
-        counted.extend(read_watch_log(path)?.log.rows);
+        let other = read_watch_log(path)?;
+        if other.sha256 == watch_log.sha256 {
+            bail!(
+                "--baseline-log {} is the measured log itself: its held-out watches would \
+                 teach the baselines the answers",
+                path.display()
+            );
+        }
+        let measured: std::collections::HashSet<u64> = rows.iter().map(|r| r.user_id).collect();
+        if let Some(shared) = other
+            .log
+            .rows
+            .iter()
+            .find(|r| measured.contains(&r.user_id))
+        {
+            bail!(
+                "--baseline-log {}: user {} is also in {}; the baselines would take two \
+                 viewers for one (give a log of other viewers)",
+                path.display(),
+                shared.user_id,
+                watch_log_path.display()
+            );
+        }
+        counted.extend(other.log.rows);
     }
     let candidates = model.classes();
     let rankings = cases

@@ -59,12 +59,25 @@ const MAX_STEPS: u64 = i32::MAX as u64;
 /// weight-sized ones (the output layer, its gradient, Adam's two moments, the serving copy and
 /// the encoded model) with `--hidden` × classes. The estimate is doubled for the kernels'
 /// scratch and the allocator's slack.
-pub fn check_training(rows: &[WatchRow], config: &TrainConfig) -> Result<()> {
-    let classes = rows
+///
+/// The next-watch network scores every catalog movie (`catalog_movies`), not only the logged
+/// ones, and has a `hidden × hidden` layer and a window of inputs per example.
+pub fn check_training(
+    rows: &[WatchRow],
+    catalog_movies: usize,
+    config: &TrainConfig,
+) -> Result<()> {
+    let next = config.objective == cinerec_core::Objective::Next;
+    let logged = rows
         .iter()
         .map(|row| row.content_id)
         .collect::<HashSet<_>>()
         .len() as u64;
+    let classes = if next {
+        logged.max(catalog_movies as u64)
+    } else {
+        logged
+    };
     let hidden = u64::from(config.hidden);
     let features = FEATURES as u64;
     // The examples (a row each, or up to a few dozen pairs per row for co-watch) bound the
@@ -73,8 +86,14 @@ pub fn check_training(rows: &[WatchRow], config: &TrainConfig) -> Result<()> {
     let examples = pair_count(rows, config.objective).max(1);
     let batch = u64::from(config.batch_size).min(examples);
     let per_batch_row = 4 * (features + 2 * hidden + classes);
-    let weights = 4 * 6 * ((features + 1) * hidden + (hidden + 1) * classes);
-    let example_bytes = examples * (16 + 4 * features + 8);
+    let square = if next { hidden * hidden } else { 0 };
+    let weights = 4 * 6 * ((features + 1) * hidden + square + (hidden + 1) * classes);
+    let window = if next {
+        4 * cinerec_learn::WINDOW as u64
+    } else {
+        0
+    };
+    let example_bytes = examples * (16 + 4 * features + 8 + window);
     let steps = u64::from(config.epochs).saturating_mul(examples.div_ceil(batch));
     if steps > MAX_STEPS {
         bail!(
@@ -109,6 +128,10 @@ pub fn check_training(rows: &[WatchRow], config: &TrainConfig) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check_training_of(rows: &[WatchRow], config: &TrainConfig) -> Result<()> {
+        check_training(rows, 0, config)
+    }
     use cinerec_core::{Objective, Optimizer};
 
     fn rows(count: u64, classes: u64) -> Vec<WatchRow> {
@@ -137,12 +160,12 @@ mod tests {
 
     #[test]
     fn a_huge_batch_is_clamped_to_the_data_before_it_is_measured() {
-        assert!(check_training(&rows(1000, 50), &config(u32::MAX, 4096)).is_ok());
+        assert!(check_training_of(&rows(1000, 50), &config(u32::MAX, 4096)).is_ok());
     }
 
     #[test]
     fn batches_too_large_for_memory_are_refused_with_the_largest_that_fits() {
-        let message = check_training(&rows(200_000, 20_000), &config(u32::MAX, 64))
+        let message = check_training_of(&rows(200_000, 20_000), &config(u32::MAX, 64))
             .unwrap_err()
             .to_string();
         assert!(message.contains("above the 4 GiB it may use"), "{message}");
@@ -152,14 +175,16 @@ mod tests {
             .and_then(|rest| rest.split(' ').next())
             .and_then(|number| number.parse().ok())
             .unwrap();
-        assert!(check_training(&rows(200_000, 20_000), &config(largest as u32, 64)).is_ok());
-        assert!(check_training(&rows(200_000, 20_000), &config(largest as u32 + 1, 64)).is_err());
+        assert!(check_training_of(&rows(200_000, 20_000), &config(largest as u32, 64)).is_ok());
+        assert!(
+            check_training_of(&rows(200_000, 20_000), &config(largest as u32 + 1, 64)).is_err()
+        );
     }
 
     #[test]
     fn more_steps_than_the_optimiser_counts_are_refused() {
         let rows = rows(30_000, 50);
-        assert!(check_training(
+        assert!(check_training_of(
             &rows,
             &TrainConfig {
                 epochs: 71_582,
@@ -167,7 +192,7 @@ mod tests {
             }
         )
         .is_ok());
-        let message = check_training(
+        let message = check_training_of(
             &rows,
             &TrainConfig {
                 epochs: 71_583,
@@ -193,5 +218,17 @@ mod tests {
             message.contains("allows up to 2000000000 rows, above the 10000000"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_next_watch_model_is_sized_by_its_catalog_not_its_log() {
+        let mut next = config(64, 128);
+        next.objective = cinerec_core::Objective::Next;
+        let small_log = rows(1000, 50);
+        assert!(check_training(&small_log, 1000, &next).is_ok());
+        let message = check_training(&small_log, 20_000_000, &next)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("GiB"), "{message}");
     }
 }

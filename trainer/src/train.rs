@@ -155,7 +155,7 @@ pub fn train_files(
     }
     check_log_matches_catalog(&watch_log.log, &catalog.movies, watch_log_path, movies_path)?;
     check_feature_sums(watch_log_path, &watch_log.log)?;
-    limits::check_training(&watch_log.log.rows, config)?;
+    limits::check_training(&watch_log.log.rows, catalog.movies.len(), config)?;
     // Outputs that cannot be written are refused before the training, not after.
     let [model_path, metrics_path, curves_path] =
         ["model.bin", "metrics.json", "training.svg"].map(|name| out.join(name));
