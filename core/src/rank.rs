@@ -24,6 +24,10 @@ use crate::model::Model;
 use crate::parts::{CatalogEntry, Input};
 use crate::scaler::{feature_row, FEATURES};
 
+/// The longest history the page keeps and the server accepts in one request: one limit for
+/// both, so a history the page saved can always be sent.
+pub const MAX_HISTORY: usize = 1000;
+
 /// One thing a visitor watched.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct WatchEvent {

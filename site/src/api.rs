@@ -15,8 +15,8 @@ use crate::state::{Loaded, State};
 
 /// `k` when the request names none, as the original API had it.
 const DEFAULT_K: u64 = 5;
-/// The longest history a request may carry.
-pub const MAX_HISTORY: usize = 1000;
+/// The longest history a request may carry: core's, the page's too.
+pub use cinerec_core::MAX_HISTORY;
 
 /// A request that cannot be answered: its status and what is wrong.
 #[derive(Debug, Clone, PartialEq)]

@@ -21,8 +21,6 @@ pub(crate) const HISTORY_KEY: &str = "cinerec.history";
 pub(crate) const NAME_KEY: &str = "cinerec.name";
 /// The `localStorage` key of the last good catalog.
 pub(crate) const CATALOG_KEY: &str = "cinerec.catalog";
-/// The longest history kept: what the server accepts in one request.
-pub(crate) const MAX_HISTORY: usize = 1000;
 /// The longest name shown.
 const MAX_NAME: usize = 20;
 

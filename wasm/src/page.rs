@@ -21,7 +21,10 @@ use web_sys::{
     Document, Element, HtmlElement, HtmlImageElement, HtmlInputElement, Storage, Window,
 };
 
-use crate::history::{self, WatchTime, CATALOG_KEY, HISTORY_KEY, MAX_HISTORY, NAME_KEY};
+// The longest history kept is what the server accepts in one request: core's one limit.
+use cinerec_core::MAX_HISTORY;
+
+use crate::history::{self, WatchTime, CATALOG_KEY, HISTORY_KEY, NAME_KEY};
 use crate::recommender::{Ranked, Recommender};
 
 /// Cards shown, as the original page had.
