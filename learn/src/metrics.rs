@@ -110,6 +110,26 @@ pub fn without_held_out(rows: &[WatchRow], cases: &[HeldOut]) -> Vec<WatchRow> {
         .collect()
 }
 
+/// Test figures read off rankings (content ids, best first): the share of targets ranked
+/// first, and ranked in the top 10. What a next-watch model reports, in training and in
+/// `evaluate`, since it has no one-watch classification.
+pub fn ranked_test_metrics<'a>(
+    targets_and_rankings: impl IntoIterator<Item = (u64, &'a [u64])>,
+) -> TestMetrics {
+    let (mut first, mut top10, mut rows) = (0usize, 0usize, 0usize);
+    for (target, ranked) in targets_and_rankings {
+        first += usize::from(ranked.first() == Some(&target));
+        top10 += usize::from(ranked.iter().take(10).any(|&id| id == target));
+        rows += 1;
+    }
+    let n = rows.max(1) as f64;
+    TestMetrics {
+        accuracy: first as f64 / n,
+        top10: top10 as f64 / n,
+        rows: rows as u64,
+    }
+}
+
 /// HitRate@k and NDCG@k of one ranker over a set of cases.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RankingQuality {
@@ -240,15 +260,7 @@ pub fn co_visitation_baseline(
                 }
             }
         }
-        let mut order = candidates.to_vec();
-        order.sort_by_key(|id| {
-            (
-                std::cmp::Reverse(together.get(id).copied().unwrap_or(0)),
-                std::cmp::Reverse(popularity.get(id).copied().unwrap_or(0)),
-                *id,
-            )
-        });
-        unwatched(order.into_iter(), case, k)
+        unwatched(by_count(candidates, &together, &popularity), case, k)
     });
     ranking_quality(cases, k, rankings)
 }
@@ -282,17 +294,27 @@ pub fn transition_baseline(
             .last()
             .and_then(|e| after.get(&e.content_id))
             .unwrap_or(&nothing);
-        let mut order = candidates.to_vec();
-        order.sort_by_key(|id| {
-            (
-                std::cmp::Reverse(next.get(id).copied().unwrap_or(0)),
-                std::cmp::Reverse(popularity.get(id).copied().unwrap_or(0)),
-                *id,
-            )
-        });
-        unwatched(order.into_iter(), case, k)
+        unwatched(by_count(candidates, next, &popularity), case, k)
     });
     ranking_quality(cases, k, rankings)
+}
+
+/// The candidates by `count`, most first; ties by `popularity`, then the lower id.
+fn by_count(
+    candidates: &[u64],
+    count: &HashMap<u64, usize>,
+    popularity: &HashMap<u64, usize>,
+) -> impl Iterator<Item = u64> {
+    let of = |map: &HashMap<u64, usize>, id: &u64| map.get(id).copied().unwrap_or(0);
+    let mut order = candidates.to_vec();
+    order.sort_by_key(|id| {
+        (
+            std::cmp::Reverse(of(count, id)),
+            std::cmp::Reverse(of(popularity, id)),
+            *id,
+        )
+    });
+    order.into_iter()
 }
 
 fn unwatched(order: impl Iterator<Item = u64>, case: &HeldOut, k: usize) -> Vec<u64> {

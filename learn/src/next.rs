@@ -31,6 +31,7 @@ use ndarray::{s, Array1, Array2, Axis};
 
 use crate::flush::FlushSubnormals;
 use crate::job::{Provenance, TrainError};
+use crate::metrics::ranked_test_metrics;
 use crate::optimizer::{schedule, Moments, Step};
 use crate::random::Rng;
 use crate::wide::fast_exp;
@@ -198,34 +199,31 @@ fn test_metrics(
     test_rows: &[usize],
     position: &[(u64, usize)],
 ) -> TestMetrics {
-    let (mut first, mut top10) = (0usize, 0usize);
-    for &row in test_rows {
-        let (viewer, at) = position[row];
-        let history: Vec<WatchEvent> = by_viewer[&viewer][..at]
-            .iter()
-            .map(|&r| WatchEvent {
-                content_id: rows[r].content_id,
-                watch_seconds: rows[r].watch_seconds,
-            })
-            .collect();
-        let Ok(ranking) = rank(model, &history, 10) else {
-            continue;
-        };
-        let target = rows[row].content_id;
-        let ids: Vec<u64> = ranking
-            .recommendations
-            .iter()
-            .map(|r| r.content_id)
-            .collect();
-        first += usize::from(ids.first() == Some(&target));
-        top10 += usize::from(ids.contains(&target));
-    }
-    let n = test_rows.len().max(1) as f64;
-    TestMetrics {
-        accuracy: first as f64 / n,
-        top10: top10 as f64 / n,
-        rows: test_rows.len() as u64,
-    }
+    let rankings: Vec<(u64, Vec<u64>)> = test_rows
+        .iter()
+        .map(|&row| {
+            let (viewer, at) = position[row];
+            let history: Vec<WatchEvent> = by_viewer[&viewer][..at]
+                .iter()
+                .map(|&r| WatchEvent {
+                    content_id: rows[r].content_id,
+                    watch_seconds: rows[r].watch_seconds,
+                })
+                .collect();
+            // The log's watch times were checked when it was read: a refusal is a miss.
+            let ids = rank(model, &history, 10)
+                .map(|ranking| {
+                    ranking
+                        .recommendations
+                        .iter()
+                        .map(|r| r.content_id)
+                        .collect()
+                })
+                .unwrap_or_default();
+            (rows[row].content_id, ids)
+        })
+        .collect();
+    ranked_test_metrics(rankings.iter().map(|(target, ids)| (*target, &ids[..])))
 }
 
 /// The trainable weights and Adam's moments.
@@ -336,7 +334,7 @@ impl Network {
         general_mat_mul(1.0, &input, &self.w1, 0.0, &mut hidden_in);
         hidden_in += &self.b1;
         let mut hidden = batch.hidden.slice_mut(s![..b, ..]);
-        hidden.assign(&hidden_in.mapv(|v| v.max(0.0)));
+        hidden.zip_mut_with(&hidden_in, |h, &z| *h = z.max(0.0));
         let mut scores = batch.scores.slice_mut(s![..b, ..]);
         general_mat_mul(1.0, &hidden, &self.embeddings, 0.0, &mut scores);
         let (mut loss, mut correct) = (0.0f64, 0usize);

@@ -15,7 +15,8 @@ use cinerec_core::rank;
 use cinerec_core::Objective;
 use cinerec_learn::metrics::{
     classification, co_visitation_baseline, leave_last_out, popularity_baseline, popularity_order,
-    random_baseline, ranking_quality, transition_baseline, without_held_out, RankingQuality,
+    random_baseline, ranked_test_metrics, ranking_quality, transition_baseline, without_held_out,
+    RankingQuality,
 };
 use cinerec_learn::{pairs, split_viewers};
 use serde::Serialize;
@@ -137,22 +138,6 @@ pub fn evaluate(
     } else {
         [parts.train, parts.validation, parts.test].concat()
     };
-    let mut test = match objective {
-        // A network of recent movies has no one-watch classification: its test figures are
-        // those of the ranking below.
-        Objective::Next => cinerec_core::TestMetrics {
-            accuracy: 0.0,
-            top10: 0.0,
-            rows: 0,
-        },
-        Objective::Item | Objective::CoWatch => classification(
-            model.mlp(),
-            model.scaler(),
-            model.labels(),
-            measured.iter().map(|pair| (&rows[pair.row], pair.target)),
-        ),
-    };
-
     let test_viewers =
         (same_log && objective == Objective::CoWatch).then(|| split_viewers(rows, seed).test);
     let all_cases: Vec<_> = leave_last_out(rows)
@@ -212,23 +197,22 @@ pub fn evaluate(
                 .collect())
         })
         .collect::<Result<Vec<Vec<u64>>>>()?;
-    if objective == Objective::Next {
-        let (first, inside) = cases
-            .iter()
-            .zip(&rankings)
-            .fold((0, 0), |(f, t), (case, ids)| {
-                (
-                    f + usize::from(ids.first() == Some(&case.target)),
-                    t + usize::from(ids.contains(&case.target)),
-                )
-            });
-        let n = cases.len().max(1) as f64;
-        test = cinerec_core::TestMetrics {
-            accuracy: first as f64 / n,
-            top10: inside as f64 / n,
-            rows: cases.len() as u64,
-        };
-    }
+    let test = match objective {
+        // A network of recent movies has no one-watch classification: its test figures are
+        // those of the ranking.
+        Objective::Next => ranked_test_metrics(
+            cases
+                .iter()
+                .zip(&rankings)
+                .map(|(case, ids)| (case.target, &ids[..])),
+        ),
+        Objective::Item | Objective::CoWatch => classification(
+            model.mlp(),
+            model.scaler(),
+            model.labels(),
+            measured.iter().map(|pair| (&rows[pair.row], pair.target)),
+        ),
+    };
     let model_quality = ranking_quality(&cases, K, rankings);
     let co_visitation = co_visitation_baseline(&cases, &counted, candidates, K);
     let transition = transition_baseline(&cases, &counted, candidates, K);
