@@ -17,6 +17,16 @@ fn register(registry: &Registry, bytes: &[u8]) -> String {
     registered.entry.model_id
 }
 
+/// Registers both golden models and promotes the first.
+fn two_with_the_first_promoted(registry: &Registry) -> (String, String) {
+    let first = register(registry, FEATURES_MODEL);
+    let second = register(registry, NEXT_MODEL);
+    registry
+        .promote(&first, Action::Promote, None, None, None)
+        .unwrap();
+    (first, second)
+}
+
 fn error_of<T: std::fmt::Debug>(result: Result<T>) -> String {
     format!("{:#}", result.unwrap_err())
 }
@@ -74,11 +84,7 @@ fn promotions_stack_and_rollbacks_take_them_off() {
 #[test]
 fn a_promotion_decided_against_a_pointer_that_moved_is_refused() {
     let (_folder, registry) = registry();
-    let first = register(&registry, FEATURES_MODEL);
-    let second = register(&registry, NEXT_MODEL);
-    registry
-        .promote(&first, Action::Promote, None, None, None)
-        .unwrap();
+    let (first, second) = two_with_the_first_promoted(&registry);
     let error = error_of(registry.promote(&second, Action::Promote, None, None, None));
     assert!(
         error.contains(&format!("moved from nothing to {first}")),
@@ -91,7 +97,8 @@ fn a_promotion_decided_against_a_pointer_that_moved_is_refused() {
 
 #[test]
 fn a_corrupt_entry_is_refused_naming_the_file_and_the_problem() {
-    let cases: [(&str, fn(&Path)); 5] = [
+    type Damage = fn(&Path);
+    let cases: [(&str, Damage); 5] = [
         ("bytes, but entry.json records", |folder| {
             let path = folder.join(MODEL_FILE);
             let bytes = std::fs::read(&path).unwrap();
@@ -148,11 +155,7 @@ fn a_corrupt_entry_is_refused_naming_the_file_and_the_problem() {
 #[test]
 fn a_rollback_never_returns_to_a_corrupt_entry() {
     let (_folder, registry) = registry();
-    let first = register(&registry, FEATURES_MODEL);
-    let second = register(&registry, NEXT_MODEL);
-    registry
-        .promote(&first, Action::Promote, None, None, None)
-        .unwrap();
+    let (first, second) = two_with_the_first_promoted(&registry);
     registry
         .promote(&second, Action::Promote, Some(&first), None, None)
         .unwrap();
@@ -183,11 +186,7 @@ fn ids_that_are_not_model_ids_never_become_paths() {
 #[test]
 fn a_refusal_is_recorded_and_moves_nothing() {
     let (_folder, registry) = registry();
-    let first = register(&registry, FEATURES_MODEL);
-    let second = register(&registry, NEXT_MODEL);
-    registry
-        .promote(&first, Action::Promote, None, None, None)
-        .unwrap();
+    let (first, second) = two_with_the_first_promoted(&registry);
     registry
         .refuse(
             &second,

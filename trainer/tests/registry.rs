@@ -84,6 +84,17 @@ fn register(ws: &Workspace, out: &str, log: &str) {
     .success();
 }
 
+fn assert_contains(text: &str, needle: impl AsRef<str>) {
+    let needle = needle.as_ref();
+    assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+}
+
+fn promote(ws: &Workspace, id: &str, extra: &[&str]) -> support::Run {
+    let mut args = vec!["registry", "promote", "--registry", "reg", id];
+    args.extend_from_slice(extra);
+    ws.run(&args)
+}
+
 fn current(ws: &Workspace) -> String {
     String::from_utf8(ws.read("reg/current")).unwrap()
 }
@@ -122,11 +133,7 @@ fn the_gate_promotes_the_better_refuses_the_worse_and_the_history_keeps_everythi
     let (good, bad) = two_models(&ws);
 
     let list = ws.run(&["registry", "list", "--registry", "reg"]).success();
-    assert!(
-        list.stdout.contains("nothing promoted yet"),
-        "{}",
-        list.stdout
-    );
+    assert_contains(&list.stdout, "nothing promoted yet");
     let rows: Vec<&str> = list
         .stdout
         .lines()
@@ -137,64 +144,30 @@ fn the_gate_promotes_the_better_refuses_the_worse_and_the_history_keeps_everythi
 
     // Nothing serves: the worse one goes in without a comparison. Then the better one passes
     // the gate.
-    ws.run(&["registry", "promote", "--registry", "reg", &bad])
-        .success();
-    let promoted = ws
-        .run(&["registry", "promote", "--registry", "reg", &good])
-        .success();
-    assert!(
-        promoted
-            .stdout
-            .contains(&format!("promoted {good} (was {bad})")),
-        "{}",
-        promoted.stdout
-    );
+    promote(&ws, &bad, &[]).success();
+    let promoted = promote(&ws, &good, &[]).success();
+    assert_contains(&promoted.stdout, format!("promoted {good} (was {bad})"));
     assert_eq!(current(&ws), format!("{good}\n"));
 
     // The worse one is refused with the numbers, and the refusal is recorded.
-    let refused = ws
-        .run(&["registry", "promote", "--registry", "reg", &bad])
-        .fails_with("worse than the serving model beyond noise");
-    assert!(
-        refused.stderr.contains("on 200 held-out viewers"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains("threshold -1.645 ×"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains("--force --reason"),
-        "{}",
-        refused.stderr
-    );
+    let refused = promote(&ws, &bad, &[]).fails_with("worse than the serving model beyond noise");
+    assert_contains(&refused.stderr, "on 200 held-out viewers");
+    assert_contains(&refused.stderr, "threshold -1.645 ×");
+    assert_contains(&refused.stderr, "--force --reason");
     assert_eq!(current(&ws), format!("{good}\n"), "a refusal moves nothing");
 
     // Forced, with a reason; then rolled back.
-    ws.run(&[
-        "registry",
-        "promote",
-        "--registry",
-        "reg",
+    promote(
+        &ws,
         &bad,
-        "--force",
-        "--reason",
-        "cheaper model for the load test",
-    ])
+        &["--force", "--reason", "cheaper model for the load test"],
+    )
     .success();
     assert_eq!(current(&ws), format!("{bad}\n"));
     let rolled = ws
         .run(&["registry", "rollback", "--registry", "reg"])
         .success();
-    assert!(
-        rolled
-            .stdout
-            .contains(&format!("{good} serves again (was {bad})")),
-        "{}",
-        rolled.stdout
-    );
+    assert_contains(&rolled.stdout, format!("{good} serves again (was {bad})"));
     assert_eq!(current(&ws), format!("{good}\n"));
 
     let history = history(&ws);
@@ -238,12 +211,8 @@ fn the_gate_promotes_the_better_refuses_the_worse_and_the_history_keeps_everythi
     let show = ws
         .run(&["registry", "show", "--registry", "reg", &good])
         .success();
-    assert!(
-        show.stdout.contains("serving (promoted)"),
-        "{}",
-        show.stdout
-    );
-    assert!(show.stdout.contains("\"seed\": 0"), "{}", show.stdout);
+    assert_contains(&show.stdout, "serving (promoted)");
+    assert_contains(&show.stdout, "\"seed\": 0");
     assert!(
         show.stdout.contains("\"co_visitation\""),
         "the evaluation's baselines: {}",
@@ -255,8 +224,7 @@ fn the_gate_promotes_the_better_refuses_the_worse_and_the_history_keeps_everythi
 fn a_truncated_or_corrupt_entry_is_refused_naming_the_file_and_never_promoted() {
     let ws = Workspace::new();
     let (good, bad) = two_models(&ws);
-    ws.run(&["registry", "promote", "--registry", "reg", &good])
-        .success();
+    promote(&ws, &good, &[]).success();
 
     let model = ws.join(&format!("reg/entries/{bad}/model.bin"));
     let bytes = std::fs::read(&model).unwrap();
@@ -268,17 +236,7 @@ fn a_truncated_or_corrupt_entry_is_refused_naming_the_file_and_never_promoted() 
     );
     ws.run(&["registry", "show", "--registry", "reg", &bad])
         .fails_with(&needle);
-    ws.run(&[
-        "registry",
-        "promote",
-        "--registry",
-        "reg",
-        &bad,
-        "--force",
-        "--reason",
-        "try",
-    ])
-    .fails_with(&needle);
+    promote(&ws, &bad, &["--force", "--reason", "try"]).fails_with(&needle);
     assert_eq!(current(&ws), format!("{good}\n"));
 
     let entry = ws.join(&format!("reg/entries/{good}/entry.json"));
@@ -304,15 +262,13 @@ fn a_truncated_or_corrupt_entry_is_refused_naming_the_file_and_never_promoted() 
 fn a_candidate_of_another_catalog_is_refused_saying_why() {
     let ws = Workspace::new();
     let (good, _) = two_models(&ws);
-    ws.run(&["registry", "promote", "--registry", "reg", &good])
-        .success();
+    promote(&ws, &good, &[]).success();
     ws.write("other.json", catalog(100));
     ws.write("other.csv", watch_log(1, 300, 100));
     ws.write("other_held_out.csv", watch_log(1001, 200, 100));
     let other = train(&ws, "other", "other.json", "other.csv", &["--epochs", "2"]);
     register(&ws, "other", "other_held_out.csv");
-    ws.run(&["registry", "promote", "--registry", "reg", &other])
-        .fails_with("12 movies, the serving model");
+    promote(&ws, &other, &[]).fails_with("12 movies, the serving model");
     let history = history(&ws);
     assert_eq!(history[1]["action"], "refused");
     assert!(
@@ -339,11 +295,7 @@ fn pipeline_registers_what_it_trains_and_promotes_only_into_an_empty_registry() 
             "1",
         ])
         .success();
-    assert!(
-        first.stdout.contains("the registry had no promoted model"),
-        "{}",
-        first.stdout
-    );
+    assert_contains(&first.stdout, "the registry had no promoted model");
     let second = ws
         .run(&[
             "pipeline",
