@@ -156,11 +156,10 @@ pub fn compare(
         .zip(&serving_scores)
         .map(|(c, s)| c.gain - s.gain)
         .collect();
-    let (mean_difference, standard_error) = mean_and_standard_error(&differences);
+    let test = paired_test(&differences);
     let mean = |scores: &[CaseScore], of: fn(&CaseScore) -> f64| {
         mean_and_standard_error(&scores.iter().map(of).collect::<Vec<_>>()).0
     };
-    let threshold = -Z * standard_error;
     Ok(Comparison {
         watch_log: log_path.display().to_string(),
         watch_log_sha256: log.sha256.clone(),
@@ -174,11 +173,52 @@ pub fn compare(
         serving_ndcg_at_10: mean(&serving_scores, |s| s.gain),
         candidate_hit_rate_at_10: mean(&candidate_scores, |s| s.hit),
         serving_hit_rate_at_10: mean(&serving_scores, |s| s.hit),
-        mean_difference,
+        mean_difference: test.mean,
+        standard_error: test.standard_error,
+        threshold: test.threshold,
+        passed: test.passed,
+    })
+}
+
+/// The paired test's figures on candidate − serving differences.
+#[derive(Debug, PartialEq)]
+struct PairedTest {
+    mean: f64,
+    standard_error: f64,
+    threshold: f64,
+    passed: bool,
+}
+
+/// Refuses (`passed: false`) when the mean difference is below `-Z` standard errors.
+fn paired_test(differences: &[f64]) -> PairedTest {
+    let (mean, standard_error) = mean_and_standard_error(differences);
+    let threshold = -Z * standard_error;
+    PairedTest {
+        mean,
         standard_error,
         threshold,
-        passed: mean_difference >= threshold,
-    })
+        passed: mean >= threshold,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worse_beyond_noise_is_refused_and_within_noise_passes() {
+        assert!(paired_test(&[0.0, 0.0, 0.0]).passed, "as good");
+        assert!(paired_test(&[0.5, -0.1, 0.2]).passed, "better");
+        let same_loss = paired_test(&[-1.0, -1.0, -1.0]);
+        assert_eq!((same_loss.standard_error, same_loss.passed), (0.0, false));
+        // Mean -0.04, standard error 0.06: the threshold is -0.0987, so noise.
+        let noisy = paired_test(&[-0.1, 0.1, -0.1, 0.1, -0.2]);
+        assert!((noisy.standard_error - 0.06).abs() < 1e-12, "{noisy:?}");
+        assert!(noisy.passed, "{noisy:?}");
+        // The same spread around a mean of -0.2: beyond noise.
+        let worse = paired_test(&[-0.26, -0.06, -0.26, -0.06, -0.36]);
+        assert!(!worse.passed, "{worse:?}");
+    }
 }
 
 /// `model`'s per-viewer scores, its rankings kept to the movies in `allowed` (so a movie the

@@ -338,3 +338,12 @@ fn pipeline_registers_what_it_trains_and_promotes_only_into_an_empty_registry() 
         "the entry records the pipeline's evaluation on new viewers"
     );
 }
+
+#[test]
+fn every_registry_subcommand_has_help() {
+    let ws = Workspace::new();
+    for command in ["register", "list", "show", "promote", "rollback"] {
+        let run = ws.run(&["registry", command, "--help"]).success();
+        assert_contains(&run.stdout, "--registry <REGISTRY>");
+    }
+}
