@@ -201,26 +201,6 @@ fn paired_test(differences: &[f64]) -> PairedTest {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn worse_beyond_noise_is_refused_and_within_noise_passes() {
-        assert!(paired_test(&[0.0, 0.0, 0.0]).passed, "as good");
-        assert!(paired_test(&[0.5, -0.1, 0.2]).passed, "better");
-        let same_loss = paired_test(&[-1.0, -1.0, -1.0]);
-        assert_eq!((same_loss.standard_error, same_loss.passed), (0.0, false));
-        // Mean -0.04, standard error 0.06: the threshold is -0.0987, so noise.
-        let noisy = paired_test(&[-0.1, 0.1, -0.1, 0.1, -0.2]);
-        assert!((noisy.standard_error - 0.06).abs() < 1e-12, "{noisy:?}");
-        assert!(noisy.passed, "{noisy:?}");
-        // The same spread around a mean of -0.2: beyond noise.
-        let worse = paired_test(&[-0.26, -0.06, -0.26, -0.06, -0.36]);
-        assert!(!worse.passed, "{worse:?}");
-    }
-}
-
 /// `model`'s per-viewer scores, its rankings kept to the movies in `allowed` (so a movie the
 /// other model cannot recommend takes no place in the top 10).
 fn scores(model: &Model, cases: &[HeldOut], allowed: &HashSet<u64>) -> Result<Vec<CaseScore>> {
@@ -245,4 +225,24 @@ fn scores(model: &Model, cases: &[HeldOut], allowed: &HashSet<u64>) -> Result<Ve
         })
         .collect::<Result<Vec<Vec<u64>>>>()?;
     Ok(case_scores(cases, K, rankings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worse_beyond_noise_is_refused_and_within_noise_passes() {
+        assert!(paired_test(&[0.0, 0.0, 0.0]).passed, "as good");
+        assert!(paired_test(&[0.5, -0.1, 0.2]).passed, "better");
+        let same_loss = paired_test(&[-1.0, -1.0, -1.0]);
+        assert_eq!((same_loss.standard_error, same_loss.passed), (0.0, false));
+        // Mean -0.04, standard error 0.06: the threshold is -0.0987, so noise.
+        let noisy = paired_test(&[-0.1, 0.1, -0.1, 0.1, -0.2]);
+        assert!((noisy.standard_error - 0.06).abs() < 1e-12, "{noisy:?}");
+        assert!(noisy.passed, "{noisy:?}");
+        // The same spread around a mean of -0.2: beyond noise.
+        let worse = paired_test(&[-0.26, -0.06, -0.26, -0.06, -0.36]);
+        assert!(!worse.passed, "{worse:?}");
+    }
 }
