@@ -56,9 +56,13 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads a regular file of at most `cap` bytes. Anything else at the path (a FIFO, a
-/// device, a folder) is refused without waiting on it: the file is opened non-blocking and
-/// looked at before it is read. `limit` names the bound in the error (a flag, say).
+/// The bytes of the regular file at `path`, at most `cap` of them; refused before anything
+/// is read when it is something else (a FIFO, which would block, a device such as
+/// `/dev/zero`, which never ends, a folder) or larger than `cap` (`limit` says how to raise
+/// it, a flag say). The file is opened once, without blocking (`O_NONBLOCK`: opening a FIFO
+/// would wait for a writer), checked with `fstat` on what was opened, and read through a
+/// `cap + 1` limit, so a file that grows meanwhile is refused too, never read without bound.
+/// The server reads its own files with it too.
 pub fn read_capped(path: &Path, cap: u64, limit: &str) -> Result<Vec<u8>> {
     let name = path.display();
     let file = OpenOptions::new()

@@ -50,14 +50,19 @@ pub const MAX_WATCH_LOG: u64 = 1 << 30;
 /// finishes on its own; nothing waits for it).
 pub async fn load_model_within(path: &Path, cap: u64) -> Result<Serving> {
     let file = path.to_path_buf();
-    let loading = tokio::task::spawn_blocking(move || load_model(&file, cap));
+    within_load_timeout(&path.display().to_string(), move || load_model(&file, cap)).await
+}
+
+/// `load` on the blocking pool, given up after [`LOAD_TIMEOUT`] (the thread then finishes on
+/// its own; nothing waits for it); `what` names what it reads in the error.
+pub async fn within_load_timeout<T: Send + 'static>(
+    what: &str,
+    load: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let loading = tokio::task::spawn_blocking(load);
     match tokio::time::timeout(LOAD_TIMEOUT, loading).await {
         Ok(loaded) => loaded.context("the loading task failed")?,
-        Err(_) => bail!(
-            "reading {} took more than {} s",
-            path.display(),
-            LOAD_TIMEOUT.as_secs()
-        ),
+        Err(_) => bail!("reading {what} took more than {} s", LOAD_TIMEOUT.as_secs()),
     }
 }
 
