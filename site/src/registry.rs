@@ -103,7 +103,7 @@ async fn load_entry(registry: &Registry, id: &str, cap: u64) -> Result<Serving> 
     within_load_timeout(&what, move || {
         let checked = registry.load(&id, cap)?;
         let source = registry.entry_folder(&id).join(MODEL_FILE);
-        Ok(Serving::new(checked.bytes, &source.display().to_string())?.from_registry_entry(&id))
+        Ok(Serving::new(checked.bytes, &source.display().to_string())?.with_registry_entry(&id))
     })
     .await
 }

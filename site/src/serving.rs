@@ -115,7 +115,7 @@ impl Serving {
     }
 
     /// The same, recorded as loaded from registry entry `entry`.
-    pub fn from_registry_entry(mut self, entry: &str) -> Serving {
+    pub fn with_registry_entry(mut self, entry: &str) -> Serving {
         self.registry_entry = Some(entry.to_string());
         self
     }
