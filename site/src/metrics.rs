@@ -167,23 +167,22 @@ impl Metrics {
         if let Some(promoted) = &inner.registry_promoted {
             // An entry's id is its model's: what is served is the entry of that id.
             let serving = &inner.model_id;
-            family(
-                &mut out,
-                "cinerec_registry_entry_info",
-                "gauge",
-                "The registry entry being served.",
-            );
-            let _ = writeln!(out, "cinerec_registry_entry_info{{entry=\"{serving}\"}} 1");
-            family(
-                &mut out,
-                "cinerec_registry_promoted_info",
-                "gauge",
-                "The entry the registry's pointer named when last read.",
-            );
-            let _ = writeln!(
-                out,
-                "cinerec_registry_promoted_info{{entry=\"{promoted}\"}} 1"
-            );
+            let entries = [
+                (
+                    "cinerec_registry_entry_info",
+                    "The registry entry being served.",
+                    serving,
+                ),
+                (
+                    "cinerec_registry_promoted_info",
+                    "The entry the registry's pointer named when last read.",
+                    promoted,
+                ),
+            ];
+            for (name, help, entry) in entries {
+                family(&mut out, name, "gauge", help);
+                let _ = writeln!(out, "{name}{{entry=\"{entry}\"}} 1");
+            }
             family(
                 &mut out,
                 "cinerec_registry_serving_promoted",
@@ -279,33 +278,30 @@ mod tests {
     #[test]
     fn the_registry_gauges_say_whether_the_promoted_entry_is_served() {
         let metrics = Metrics::new("aaaa");
+        let has = |lines: &[&str]| {
+            let text = metrics.render();
+            for line in lines {
+                assert!(
+                    text.contains(&format!("{line}\n")),
+                    "{line} missing:\n{text}"
+                );
+            }
+        };
         metrics.registry_promoted("aaaa");
-        let text = metrics.render();
-        assert!(
-            text.contains("cinerec_registry_entry_info{entry=\"aaaa\"} 1\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("cinerec_registry_promoted_info{entry=\"aaaa\"} 1\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("cinerec_registry_serving_promoted 1\n"),
-            "{text}"
-        );
+        has(&[
+            "cinerec_registry_entry_info{entry=\"aaaa\"} 1",
+            "cinerec_registry_promoted_info{entry=\"aaaa\"} 1",
+            "cinerec_registry_serving_promoted 1",
+        ]);
         metrics.registry_promoted("bbbb");
-        let text = metrics.render();
-        assert!(
-            text.contains("cinerec_registry_promoted_info{entry=\"bbbb\"} 1\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("cinerec_registry_serving_promoted 0\n"),
-            "{text}"
-        );
+        has(&[
+            "cinerec_registry_promoted_info{entry=\"bbbb\"} 1",
+            "cinerec_registry_serving_promoted 0",
+        ]);
         metrics.reloaded("bbbb");
-        assert!(metrics
-            .render()
-            .contains("cinerec_registry_serving_promoted 1\n"));
+        has(&[
+            "cinerec_registry_entry_info{entry=\"bbbb\"} 1",
+            "cinerec_registry_serving_promoted 1",
+        ]);
     }
 }

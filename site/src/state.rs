@@ -96,22 +96,12 @@ pub async fn watch_model(
     state: Arc<State>,
     path: PathBuf,
     cap: u64,
-    mut hangup: Signal,
+    hangup: Signal,
     interval: Duration,
 ) -> Result<()> {
-    let mut seen = Signature::of(&path);
-    let mut ticks = tokio::time::interval(interval);
+    let mut watched = Watched::new(path.clone(), hangup, interval);
     loop {
-        let forced = tokio::select! {
-            _ = hangup.recv() => true,
-            _ = ticks.tick() => false,
-        };
-        let now = Signature::of(&path);
-        if !forced && now == seen {
-            continue;
-        }
-        seen = now;
-        let reason = if forced { "SIGHUP" } else { "the file changed" };
+        let reason = watched.next().await;
         match load_model_within(&path, cap).await {
             Ok(loaded) => {
                 let old = state.model.load().id().to_string();
@@ -124,6 +114,42 @@ pub async fn watch_model(
                 state.metrics.reload_failed();
                 tracing::warn!(%reason, error = %format!("{error:#}"), "model refused; still serving the previous one");
             }
+        }
+    }
+}
+
+/// A file looked at every `interval`, and SIGHUP: what a reloader waits on.
+pub struct Watched {
+    path: PathBuf,
+    seen: Option<Signature>,
+    ticks: tokio::time::Interval,
+    hangup: Signal,
+}
+
+impl Watched {
+    /// Watches `path` as it is now.
+    pub fn new(path: PathBuf, hangup: Signal, interval: Duration) -> Watched {
+        Watched {
+            seen: Signature::of(&path),
+            path,
+            ticks: tokio::time::interval(interval),
+            hangup,
+        }
+    }
+
+    /// Waits for SIGHUP or a change of the file (which a rename over it is); says which.
+    pub async fn next(&mut self) -> &'static str {
+        loop {
+            let forced = tokio::select! {
+                _ = self.hangup.recv() => true,
+                _ = self.ticks.tick() => false,
+            };
+            let now = Signature::of(&self.path);
+            if !forced && now == self.seen {
+                continue;
+            }
+            self.seen = now;
+            return if forced { "SIGHUP" } else { "the file changed" };
         }
     }
 }

@@ -23,6 +23,17 @@ fn metrics(server: &Server) -> String {
     get(&server.url("/metrics")).unwrap().text()
 }
 
+/// Asserts that `/metrics` has each of `lines` as a whole line.
+fn metrics_have(server: &Server, lines: &[String]) {
+    let text = metrics(server);
+    for line in lines {
+        assert!(
+            text.contains(&format!("{line}\n")),
+            "{line} missing from:\n{text}"
+        );
+    }
+}
+
 fn register(registry: &Registry, site: &Site, file: &str) -> String {
     registry
         .register(&site.read(file), None, None, "site test")
@@ -46,14 +57,15 @@ fn the_server_follows_the_pointer_and_refuses_a_damaged_entry() {
         get(&server.url("/model")).unwrap().json()["registry_entry"],
         first.as_str()
     );
-    let text = metrics(&server);
-    for line in [
-        format!("cinerec_registry_entry_info{{entry=\"{first}\"}} 1\n"),
-        format!("cinerec_registry_promoted_info{{entry=\"{first}\"}} 1\n"),
-        "cinerec_registry_serving_promoted 1\n".to_string(),
-    ] {
-        assert!(text.contains(&line), "{line} missing from:\n{text}");
-    }
+    let entry = |name: &str, id: &str| format!("cinerec_registry_{name}{{entry=\"{id}\"}} 1");
+    metrics_have(
+        &server,
+        &[
+            entry("entry_info", &first),
+            entry("promoted_info", &first),
+            "cinerec_registry_serving_promoted 1".into(),
+        ],
+    );
 
     // A promotion: the server swaps to the new entry.
     registry
@@ -72,18 +84,14 @@ fn the_server_follows_the_pointer_and_refuses_a_damaged_entry() {
         get(&server.url("/model.bin")).unwrap().body,
         site.read("other.bin")
     );
-    let text = metrics(&server);
-    assert!(
-        text.contains(&format!(
-            "cinerec_registry_entry_info{{entry=\"{second}\"}} 1\n"
-        )),
-        "{text}"
+    metrics_have(
+        &server,
+        &[
+            entry("entry_info", &second),
+            "cinerec_registry_serving_promoted 1".into(),
+            "cinerec_model_reloads_total 1".into(),
+        ],
     );
-    assert!(
-        text.contains("cinerec_registry_serving_promoted 1\n"),
-        "{text}"
-    );
-    assert!(text.contains("cinerec_model_reloads_total 1\n"), "{text}");
 
     // The pointer moved by hand to an entry whose model was truncated since: refused,
     // logged, counted; the previous model stays and the gauge says it is not the promoted one.
@@ -98,22 +106,13 @@ fn the_server_follows_the_pointer_and_refuses_a_damaged_entry() {
         "{}",
         metrics(&server)
     );
-    let text = metrics(&server);
-    assert!(
-        text.contains(&format!(
-            "cinerec_registry_promoted_info{{entry=\"{first}\"}} 1\n"
-        )),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
-            "cinerec_registry_entry_info{{entry=\"{second}\"}} 1\n"
-        )),
-        "{text}"
-    );
-    assert!(
-        text.contains("cinerec_registry_serving_promoted 0\n"),
-        "{text}"
+    metrics_have(
+        &server,
+        &[
+            entry("promoted_info", &first),
+            entry("entry_info", &second),
+            "cinerec_registry_serving_promoted 0".into(),
+        ],
     );
     assert!(server.wait_for_model(&second, Duration::from_secs(1)));
     assert!(
@@ -133,7 +132,7 @@ fn the_server_follows_the_pointer_and_refuses_a_damaged_entry() {
         "{}",
         server.log()
     );
-    assert!(metrics(&server).contains("cinerec_registry_serving_promoted 1\n"));
+    metrics_have(&server, &["cinerec_registry_serving_promoted 1".into()]);
 }
 
 #[test]
