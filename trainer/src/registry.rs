@@ -338,7 +338,10 @@ fn list(registry: &Registry) -> Result<()> {
             "* serving: {id} (as {} names it)",
             registry.root().join("current").display()
         )?,
-        None => outln!("nothing promoted yet: registry promote --registry DIR ID")?,
+        None => outln!(
+            "nothing promoted yet: registry promote --registry {} ID",
+            registry.root().display()
+        )?,
     }
     Ok(())
 }
