@@ -132,6 +132,18 @@ pub fn register(root: &Path, model: &Path, watch_log: Option<&Path>) -> Result<R
     let (held_out_log, evaluation) = match watch_log {
         Some(path) => {
             let evaluation = crate::evaluate::evaluate(model, path, None)?;
+            // The file was read twice: both reads must be the same model.
+            let id = cinerec_core::decode(&bytes)
+                .with_context(|| format!("loading model {}", model.display()))?
+                .id()
+                .to_string();
+            if evaluation.model_id != id {
+                bail!(
+                    "{} changed while it was being registered ({id}, then {}); try again",
+                    model.display(),
+                    evaluation.model_id
+                );
+            }
             (
                 Some(log_file(path)?),
                 Some(serde_json::to_value(&evaluation)?),
@@ -159,7 +171,7 @@ pub fn print_registered(root: &Path, registered: &Registered) -> Result<()> {
     Ok(())
 }
 
-/// Promotes `id` if nothing serves yet; says so and returns whether it did.
+/// Promotes `id` if the registry has no promoted entry yet; returns whether it did.
 pub fn promote_if_first(root: &Path, id: &str) -> Result<bool> {
     let registry = Registry::open(root)?;
     if registry.current()?.is_some() {
