@@ -9,6 +9,7 @@ mod files;
 mod headers;
 mod log;
 mod metrics;
+mod registry;
 mod routes;
 mod server;
 mod serving;

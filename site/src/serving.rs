@@ -38,6 +38,8 @@ pub struct Serving {
     /// Each event's softmax output once ranked (only a model that reads one watch's features
     /// has any), for the rankings that have it again.
     events: EventCache,
+    /// The registry entry it was loaded from (`--registry`), which `/model` names.
+    registry_entry: Option<String>,
 }
 
 /// The outputs [`Serving::events`] may keep: 16 MiB (for the demo's 58 classes, the cache's
@@ -108,7 +110,14 @@ impl Serving {
             file,
             movies,
             empty_history: (0..MEMO_K).map(|_| OnceLock::new()).collect(),
+            registry_entry: None,
         })
+    }
+
+    /// The same, recorded as loaded from registry entry `entry`.
+    pub fn with_registry_entry(mut self, entry: &str) -> Serving {
+        self.registry_entry = Some(entry.to_string());
+        self
     }
 
     /// `model.bin`, as served.
@@ -205,6 +214,8 @@ impl Serving {
             classes: usize,
             catalog: usize,
             metadata: &'a Metadata,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            registry_entry: Option<&'a str>,
         }
         Ok(Bytes::from(serde_json::to_vec(&Info {
             model_id: self.id(),
@@ -212,6 +223,7 @@ impl Serving {
             classes: self.model.classes().len(),
             catalog: self.model.catalog().len(),
             metadata: self.model.metadata(),
+            registry_entry: self.registry_entry.as_deref(),
         })?))
     }
 

@@ -50,14 +50,19 @@ pub const MAX_WATCH_LOG: u64 = 1 << 30;
 /// finishes on its own; nothing waits for it).
 pub async fn load_model_within(path: &Path, cap: u64) -> Result<Serving> {
     let file = path.to_path_buf();
-    let loading = tokio::task::spawn_blocking(move || load_model(&file, cap));
+    within_load_timeout(&path.display().to_string(), move || load_model(&file, cap)).await
+}
+
+/// `load` on the blocking pool, given up after [`LOAD_TIMEOUT`] (the thread then finishes on
+/// its own; nothing waits for it); `what` names what it reads in the error.
+pub async fn within_load_timeout<T: Send + 'static>(
+    what: &str,
+    load: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let loading = tokio::task::spawn_blocking(load);
     match tokio::time::timeout(LOAD_TIMEOUT, loading).await {
         Ok(loaded) => loaded.context("the loading task failed")?,
-        Err(_) => bail!(
-            "reading {} took more than {} s",
-            path.display(),
-            LOAD_TIMEOUT.as_secs()
-        ),
+        Err(_) => bail!("reading {what} took more than {} s", LOAD_TIMEOUT.as_secs()),
     }
 }
 
@@ -91,22 +96,12 @@ pub async fn watch_model(
     state: Arc<State>,
     path: PathBuf,
     cap: u64,
-    mut hangup: Signal,
+    hangup: Signal,
     interval: Duration,
 ) -> Result<()> {
-    let mut seen = Signature::of(&path);
-    let mut ticks = tokio::time::interval(interval);
+    let mut watched = Watched::new(path.clone(), hangup, interval);
     loop {
-        let forced = tokio::select! {
-            _ = hangup.recv() => true,
-            _ = ticks.tick() => false,
-        };
-        let now = Signature::of(&path);
-        if !forced && now == seen {
-            continue;
-        }
-        seen = now;
-        let reason = if forced { "SIGHUP" } else { "the file changed" };
+        let reason = watched.next().await;
         match load_model_within(&path, cap).await {
             Ok(loaded) => {
                 let old = state.model.load().id().to_string();
@@ -119,6 +114,42 @@ pub async fn watch_model(
                 state.metrics.reload_failed();
                 tracing::warn!(%reason, error = %format!("{error:#}"), "model refused; still serving the previous one");
             }
+        }
+    }
+}
+
+/// A file looked at every `interval`, and SIGHUP: what a reloader waits on.
+pub struct Watched {
+    path: PathBuf,
+    seen: Option<Signature>,
+    ticks: tokio::time::Interval,
+    hangup: Signal,
+}
+
+impl Watched {
+    /// Watches `path` as it is now.
+    pub fn new(path: PathBuf, hangup: Signal, interval: Duration) -> Watched {
+        Watched {
+            seen: Signature::of(&path),
+            path,
+            ticks: tokio::time::interval(interval),
+            hangup,
+        }
+    }
+
+    /// Waits for SIGHUP or a change of the file (which a rename over it is); says which.
+    pub async fn next(&mut self) -> &'static str {
+        loop {
+            let forced = tokio::select! {
+                _ = self.hangup.recv() => true,
+                _ = self.ticks.tick() => false,
+            };
+            let now = Signature::of(&self.path);
+            if !forced && now == self.seen {
+                continue;
+            }
+            self.seen = now;
+            return if forced { "SIGHUP" } else { "the file changed" };
         }
     }
 }
