@@ -28,6 +28,6 @@ cargo test --workspace --test browser -- --ignored the_page_ranks_on_the_device
 
 # The deployment files: the systemd unit (against the binary just built) and the Dockerfile.
 sed "s#/opt/cinerec/bin/cinerec-site#$PWD/target/debug/cinerec-site#" \
-    site/deploy/cinerec-site.service >target/cinerec-site.service
+    deploy/systemd/cinerec-site.service >target/cinerec-site.service
 systemd-analyze verify target/cinerec-site.service
-if command -v hadolint >/dev/null; then hadolint site/deploy/Dockerfile; fi
+if command -v hadolint >/dev/null; then hadolint deploy/Dockerfile; fi
