@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh test
 cargo fmt --all -- --check
 shellcheck scripts/*.sh
+# The load balancer's configuration, the Prometheus configuration and its alerts, and the
+# alerts' unit tests (deploy/). HAProxy lives in /usr/sbin, which a user's PATH may lack.
+haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
+"$haproxy" -c -q -f deploy/haproxy/cinerec.cfg
+promtool check config deploy/prometheus/prometheus.yml
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts_test.yml
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p cinerec-core --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p cinerec-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
