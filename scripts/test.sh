@@ -32,6 +32,9 @@ echo "page: .wasm $wasm_gz bytes gzipped, everything $page_gz bytes"
 # into target/debug. Selecting the whole workspace again keeps cargo's feature resolution the
 # same, so nothing is compiled twice (`-p cinerec-e2e` alone rebuilt half the tree, cold).
 cargo test --workspace --test browser -- --ignored the_page_ranks_on_the_device
+# Three replicas behind HAProxy under load: one killed and restarted, a model promoted. Its
+# figures (requests, failures, time to converge) are printed for the README.
+cargo test --workspace --test replicas -- --ignored --nocapture
 
 # The deployment files: the systemd unit (against the binary just built) and the Dockerfile.
 sed "s#/opt/cinerec/bin/cinerec-site#$PWD/target/debug/cinerec-site#" \

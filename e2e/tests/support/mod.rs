@@ -79,13 +79,19 @@ impl Drop for Process {
 
 /// Starts `cinerec-site` on `address` (port 0 for any) and waits until it listens.
 pub fn site(model: &Path, posters: &Path, address: &str) -> (Process, SocketAddr) {
+    let mut args: Vec<std::ffi::OsString> = vec!["--model".into(), model.into()];
+    args.extend(["--posters".into(), posters.into()]);
+    site_with(&args, address)
+}
+
+/// Starts `cinerec-site` with `args` (where its model comes from, and any other flag) and the
+/// page's folder on `address` (port 0 for any), and waits until it listens: it binds its port
+/// only once its model is loaded.
+pub fn site_with(args: &[std::ffi::OsString], address: &str) -> (Process, SocketAddr) {
     let mut child = Command::new(binary("cinerec-site"))
-        .arg("--model")
-        .arg(model)
+        .args(args)
         .arg("--static")
         .arg(root().join("site/static"))
-        .arg("--posters")
-        .arg(posters)
         .args(["--addr", address])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -351,6 +357,11 @@ pub async fn server_ranking(address: SocketAddr, history: &Value) -> (String, Ve
         .text()
         .await
         .unwrap();
+    ranking(&answer).unwrap()
+}
+
+/// The model id, and the ids and score bits, of a `/batch-predict` answer's body.
+pub fn ranking(answer: &str) -> Result<(String, Vec<(u64, u32)>), String> {
     #[derive(serde::Deserialize)]
     struct Answer<'a> {
         recommended_content_id: Vec<u64>,
@@ -358,14 +369,17 @@ pub async fn server_ranking(address: SocketAddr, history: &Value) -> (String, Ve
         scores: Vec<&'a serde_json::value::RawValue>,
         model_id: String,
     }
-    let answer: Answer = serde_json::from_str(&answer).unwrap();
-    let ranking = answer
-        .recommended_content_id
-        .iter()
-        .zip(&answer.scores)
-        .map(|(id, score)| (*id, score.get().parse::<f32>().unwrap().to_bits()))
-        .collect();
-    (answer.model_id, ranking)
+    let answer: Answer =
+        serde_json::from_str(answer).map_err(|e| format!("not a ranking ({e}): {answer}"))?;
+    let mut ranking = Vec::new();
+    for (id, score) in answer.recommended_content_id.iter().zip(&answer.scores) {
+        let score: f32 = score
+            .get()
+            .parse()
+            .map_err(|e| format!("score {} ({e})", score.get()))?;
+        ranking.push((*id, score.to_bits()));
+    }
+    Ok((answer.model_id, ranking))
 }
 
 /// The page's stored history, parsed.
