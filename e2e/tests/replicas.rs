@@ -25,6 +25,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::*;
 
+/// A ranking: content ids and score bits, in order.
+type Ranking = Vec<(u64, u32)>;
+/// For each model id, its ranking of each of the test's histories.
+type Expected = HashMap<String, Vec<Ranking>>;
+
 const REPLICAS: usize = 3;
 /// Client threads, each with one keep-alive connection to HAProxy, pausing [`PAUSE`] between
 /// requests: a few hundred requests a second, bounded, loopback only.
@@ -52,8 +57,7 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
     let (id_a, expected_a, histories) = reference(&model_a, None);
     let (id_b, expected_b, _) = reference(&model_b, Some(&histories));
     assert_ne!(id_a, id_b, "two different models");
-    let expected: HashMap<String, Vec<Vec<(u64, u32)>>> =
-        [(id_a.clone(), expected_a), (id_b.clone(), expected_b)].into();
+    let expected: Expected = [(id_a.clone(), expected_a), (id_b.clone(), expected_b)].into();
     let bodies: Vec<String> = histories
         .iter()
         .map(|history| json!({ "k": 10, "history": history }).to_string())
@@ -66,16 +70,16 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
         .map(|address| registry.replica(*address))
         .collect();
     let haproxy = HaProxy::start(&addresses);
-    haproxy.wait_until_up(&["r1", "r2", "r3"], &["r1", "r2", "r3"]);
+    haproxy.wait_until_all_up();
 
-    // The load.
-    let stop = Arc::new(AtomicBool::new(false));
+    // The load, stopped when this test ends, whichever way.
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
     let started = Instant::now();
     let clients: Vec<_> = (0..LOAD_THREADS)
         .map(|thread| {
-            let (stop, bodies, expected) = (stop.clone(), bodies.clone(), expected.clone());
+            let (stop, bodies, expected) = (stop.0.clone(), bodies.clone(), expected.clone());
             let front = haproxy.front;
-            std::thread::spawn(move || load(thread, front, &bodies, &expected, &stop))
+            std::thread::spawn(move || load(thread, front, started, &bodies, &expected, &stop))
         })
         .collect();
 
@@ -88,7 +92,7 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
     replicas[1] = registry.replica(addresses[1]);
     let restarted_at = started.elapsed();
     let restart_took = restart.elapsed();
-    haproxy.wait_until_up(&["r2"], &["r1", "r2", "r3"]);
+    haproxy.wait_until_all_up();
     let back_in_rotation_at = started.elapsed();
 
     // A promotion, and every replica serving it.
@@ -96,7 +100,7 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
     let promote = Instant::now();
     registry.promote(&model_b);
     let promoted_at = started.elapsed();
-    let mut converged = vec![None; REPLICAS];
+    let mut converged = [None; REPLICAS];
     while converged.iter().any(Option::is_none) && promote.elapsed() < CONVERGE_WITHIN {
         for (replica, address) in addresses.iter().enumerate() {
             if converged[replica].is_none() && serving(*address) == id_b {
@@ -106,7 +110,7 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(LOAD_AFTER);
-    stop.store(true, Ordering::Relaxed);
+    stop.0.store(true, Ordering::Relaxed);
     let mut seen = Vec::new();
     let mut failures = Vec::new();
     for client in clients {
@@ -195,6 +199,15 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
     drop(replicas);
 }
 
+/// Tells the client threads to stop when dropped (also when the test fails half-way).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// One answer the client saw.
 #[derive(Debug)]
 struct Seen {
@@ -208,11 +221,11 @@ struct Seen {
 fn load(
     thread: usize,
     front: SocketAddr,
+    started: Instant,
     bodies: &[String],
-    expected: &HashMap<String, Vec<Vec<(u64, u32)>>>,
+    expected: &Expected,
     stop: &AtomicBool,
 ) -> (Vec<Seen>, Vec<String>) {
-    let started = Instant::now();
     let (mut seen, mut failures) = (Vec::new(), Vec::new());
     let mut connection: Option<Connection> = None;
     for request in 0..MAX_REQUESTS_PER_THREAD {
@@ -248,11 +261,7 @@ fn load(
 
 /// An answer is a success when it is a 200 whose ranking is, to the bit, its model's ranking
 /// of that history. Also says whether the connection stays open.
-fn check(
-    answer: Answer,
-    which: usize,
-    expected: &HashMap<String, Vec<Vec<(u64, u32)>>>,
-) -> Result<(Seen, bool), String> {
+fn check(answer: Answer, which: usize, expected: &Expected) -> Result<(Seen, bool), String> {
     if answer.status != 200 {
         return Err(format!("status {}: {}", answer.status, answer.body));
     }
@@ -416,10 +425,7 @@ fn serving(address: SocketAddr) -> String {
 
 /// A model's id and its rankings of the test's histories, from a site serving it alone. The
 /// histories are made from the first model's own top titles unless given.
-fn reference(
-    model: &Path,
-    histories: Option<&[Value]>,
-) -> (String, Vec<Vec<(u64, u32)>>, Vec<Value>) {
+fn reference(model: &Path, histories: Option<&[Value]>) -> (String, Vec<Ranking>, Vec<Value>) {
     let args: Vec<OsString> = vec!["--model".into(), model.into()];
     let (_site, address) = site_with(&args, "127.0.0.1:0");
     let mut connection = Connection::open(address).unwrap();
@@ -539,26 +545,25 @@ impl HaProxy {
         }
     }
 
-    /// Waits until HAProxy's health checks have put `servers` in rotation (and
-    /// `all` are up), at most 20 s.
-    fn wait_until_up(&self, servers: &[&str], all: &[&str]) {
+    /// Waits until HAProxy's health checks have put every replica in rotation, at most 20 s.
+    fn wait_until_all_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let metrics = Connection::open(self.admin)
                 .and_then(|mut c| c.get("/metrics"))
                 .map(|a| a.body)
                 .unwrap_or_default();
-            let up = |server: &&str| {
+            let up = |server: &str| {
                 metrics.contains(&format!(
                     "haproxy_server_status{{proxy=\"replicas\",server=\"{server}\",state=\"UP\"}} 1"
                 ))
             };
-            if servers.iter().chain(all).all(up) {
+            if (1..=REPLICAS).all(|n| up(&format!("r{n}"))) {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "HAProxy never saw {servers:?} up:\n{}",
+                "HAProxy never saw every replica up:\n{}",
                 self.process.log.lock().unwrap()
             );
             std::thread::sleep(Duration::from_millis(50));
