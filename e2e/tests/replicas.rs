@@ -17,9 +17,9 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -521,25 +521,13 @@ impl HaProxy {
             .arg("-f")
             .arg(root().join("deploy/haproxy/cinerec.cfg"))
             .env("CINEREC_LB_ADDR", front.to_string())
-            .env("CINEREC_LB_ADMIN_ADDR", admin.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env("CINEREC_LB_ADMIN_ADDR", admin.to_string());
         for (i, replica) in replicas.iter().enumerate() {
             command.env(format!("CINEREC_REPLICA_{}", i + 1), replica.to_string());
         }
-        let mut child = command.spawn().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = lines.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let process = Process::logged(&mut command, |_| {});
         HaProxy {
-            process: Process { child, log },
+            process,
             front,
             admin,
         }

@@ -65,6 +65,28 @@ pub struct Process {
 }
 
 impl Process {
+    /// Starts `command` with its standard error kept in `log` (and each line shown to
+    /// `watch` as it comes), its standard output dropped.
+    pub fn logged(command: &mut Command, watch: impl Fn(&str) + Send + 'static) -> Process {
+        let mut child = command
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                watch(&line);
+                let mut log = lines.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Process { child, log }
+    }
+
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -88,38 +110,27 @@ pub fn site(model: &Path, posters: &Path, address: &str) -> (Process, SocketAddr
 /// page's folder on `address` (port 0 for any), and waits until it listens: it binds its port
 /// only once its model is loaded.
 pub fn site_with(args: &[std::ffi::OsString], address: &str) -> (Process, SocketAddr) {
-    let mut child = Command::new(binary("cinerec-site"))
+    let mut command = Command::new(binary("cinerec-site"));
+    command
         .args(args)
         .arg("--static")
         .arg(root().join("site/static"))
-        .args(["--addr", address])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
+        .args(["--addr", address]);
     let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let lines = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("serving on http://") {
-                let rest = &line[at + "serving on http://".len()..];
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-            let mut log = lines.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
+    let mut process = Process::logged(&mut command, move |line| {
+        if let Some(at) = line.find("serving on http://") {
+            let rest = &line[at + "serving on http://".len()..];
+            let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
         }
     });
     let address = match rx.recv_timeout(Duration::from_secs(30)) {
         Ok(address) => address.parse().unwrap(),
         Err(_) => {
-            let _ = child.kill();
-            panic!("the site did not start:\n{}", log.lock().unwrap());
+            process.stop();
+            panic!("the site did not start:\n{}", process.log.lock().unwrap());
         }
     };
-    (Process { child, log }, address)
+    (process, address)
 }
 
 /// A stand-in for the site that serves the page's files and posters as they are, and
