@@ -590,3 +590,41 @@ fn metric_names(text: &str) -> Vec<String> {
     }
     names
 }
+
+/// Every query of the dashboard is PromQL that Prometheus parses: promtool checks them as
+/// recording rules (Grafana's `$__rate_interval` read as 5m). Grafana itself is not packaged
+/// by Debian, so the panels' layout goes unchecked.
+#[test]
+#[ignore = "needs promtool: ./scripts/test.sh runs it"]
+fn the_dashboard_queries_are_promql() {
+    let file = root().join("deploy/grafana/cinerec.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut rules = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            rules.push(json!({
+                "record": format!("panel_{}_{}", panel["id"], target["refId"].as_str().unwrap()),
+                "expr": expr.replace("$__rate_interval", "5m"),
+            }));
+        }
+    }
+    assert!(rules.len() >= 10, "the dashboard has its queries");
+    // JSON is YAML: promtool reads it as a rule file.
+    let rules_file = tempfile::NamedTempFile::new().unwrap();
+    let groups = json!({ "groups": [{ "name": "dashboard", "rules": rules }] });
+    std::fs::write(rules_file.path(), groups.to_string()).unwrap();
+    let checked = Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(rules_file.path())
+        .output()
+        .expect("promtool runs (./scripts/setup.sh test installs Debian's prometheus)");
+    assert!(
+        checked.status.success(),
+        "a query of {} is not PromQL:\n{}{}",
+        file.display(),
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
