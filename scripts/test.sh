@@ -34,13 +34,14 @@ page_gz=0
 for file in site/static/*.* site/static/pkg/*; do page_gz=$((page_gz + $(gz "$file"))); done
 echo "page: .wasm $wasm_gz bytes gzipped, everything $page_gz bytes"
 ((wasm_gz < 60000 && page_gz < 100000)) || { echo "page: over its size budget" >&2; exit 1; }
-# The end-to-end test runs the trainer and the server that `cargo test --workspace` just built
-# into target/debug. Selecting the whole workspace again keeps cargo's feature resolution the
-# same, so nothing is compiled twice (`-p cinerec-e2e` alone rebuilt half the tree, cold).
-cargo test --workspace --test browser -- --ignored the_page_ranks_on_the_device
-# Three replicas behind HAProxy under load: one killed and restarted, a model promoted. Its
-# figures (requests, failures, time to converge) are printed for the README.
-cargo test --workspace --test replicas -- --ignored --nocapture
+# The end-to-end tests run the trainer and the server that `cargo test --workspace` just built
+# into target/debug: the page in Chromium, and three replicas behind HAProxy under load (one
+# killed and restarted, a model promoted; its figures are shown for the README). Selecting the
+# whole workspace again, and both test targets in one command, keeps cargo's feature resolution
+# the same, so nothing is compiled twice (`-p cinerec-e2e` alone rebuilt half the tree, cold;
+# `--test replicas` alone rebuilt the end-to-end crate's dependencies, 3 minutes).
+cargo test --workspace --test browser --test replicas -- --ignored --show-output \
+    the_page_ranks_on_the_device replicas_behind_haproxy the_dashboard_queries
 
 # The deployment files: the systemd unit (against the binary just built) and the Dockerfile.
 sed "s#/opt/cinerec/bin/cinerec-site#$PWD/target/debug/cinerec-site#" \
