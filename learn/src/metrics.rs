@@ -146,6 +146,36 @@ pub struct RankingQuality {
     pub ndcg_se: f64,
 }
 
+/// One case's score: whether the held-out watch is in the top k, and its NDCG gain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CaseScore {
+    /// 1 for a hit in the top k, 0 for a miss.
+    pub hit: f64,
+    /// `1 / log2(position + 1)` for a hit at 1-based `position`, 0 for a miss.
+    pub gain: f64,
+}
+
+/// Scores each case's ranking (content ids best first; only the first `k` count): what
+/// [`ranking_quality`] averages, and what a paired comparison of two rankers on the same
+/// cases subtracts.
+pub fn case_scores(
+    cases: &[HeldOut],
+    k: usize,
+    rankings: impl IntoIterator<Item = Vec<u64>>,
+) -> Vec<CaseScore> {
+    cases
+        .iter()
+        .zip(rankings)
+        .map(|(case, ranked)| {
+            let position = ranked.iter().take(k).position(|&id| id == case.target);
+            CaseScore {
+                hit: if position.is_some() { 1.0 } else { 0.0 },
+                gain: position.map_or(0.0, |p| 1.0 / ((p + 2) as f64).log2()),
+            }
+        })
+        .collect()
+}
+
 /// Measures a ranker: `rankings` gives, for each case in order, content ids best first (at
 /// least `k` of them where possible; only the first `k` count).
 pub fn ranking_quality(
@@ -153,12 +183,9 @@ pub fn ranking_quality(
     k: usize,
     rankings: impl IntoIterator<Item = Vec<u64>>,
 ) -> RankingQuality {
-    let (mut hits, mut gains) = (Vec::new(), Vec::new());
-    for (case, ranked) in cases.iter().zip(rankings) {
-        let position = ranked.iter().take(k).position(|&id| id == case.target);
-        hits.push(if position.is_some() { 1.0 } else { 0.0 });
-        gains.push(position.map_or(0.0, |p| 1.0 / ((p + 2) as f64).log2()));
-    }
+    let scores = case_scores(cases, k, rankings);
+    let hits: Vec<f64> = scores.iter().map(|score| score.hit).collect();
+    let gains: Vec<f64> = scores.iter().map(|score| score.gain).collect();
     let (hit_rate, hit_rate_se) = mean_and_standard_error(&hits);
     let (ndcg, ndcg_se) = mean_and_standard_error(&gains);
     RankingQuality {
@@ -171,7 +198,7 @@ pub fn ranking_quality(
 }
 
 /// The mean of `values` and its standard error (0 and 0 for none; error 0 for one).
-fn mean_and_standard_error(values: &[f64]) -> (f64, f64) {
+pub fn mean_and_standard_error(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     if values.is_empty() {
         return (0.0, 0.0);

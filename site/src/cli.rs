@@ -1,7 +1,7 @@
 //! Command-line flags, each also read from an environment variable (for systemd and Docker).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
@@ -11,8 +11,18 @@ use clap::Parser;
 #[command(name = "cinerec-site", version, about, long_about = None)]
 pub struct Args {
     /// The model to serve (reloaded on SIGHUP and when the file is replaced).
-    #[arg(long, env = "CINEREC_MODEL")]
-    pub model: PathBuf,
+    #[arg(
+        long,
+        env = "CINEREC_MODEL",
+        required_unless_present = "registry",
+        conflicts_with = "registry"
+    )]
+    pub model: Option<PathBuf>,
+    /// A model registry (`cinerec-trainer registry`) instead of --model: serves the entry
+    /// its `current` names, and follows it when it moves (checked like the model file, and
+    /// on SIGHUP).
+    #[arg(long, env = "CINEREC_REGISTRY")]
+    pub registry: Option<PathBuf>,
     /// The page's folder: index.html, the stylesheet, sw.js, the wasm package in pkg/.
     #[arg(long = "static", env = "CINEREC_STATIC")]
     pub static_dir: PathBuf,
@@ -60,12 +70,30 @@ pub struct Args {
     /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "CINEREC_SHUTDOWN_GRACE", default_value_t = 10.0, value_parser = seconds)]
     pub shutdown_grace: f64,
-    /// How often the model file is checked for a replacement, in seconds.
+    /// How often the model file (or the registry's pointer) is checked for a replacement, in
+    /// seconds.
     #[arg(long, env = "CINEREC_WATCH_INTERVAL", default_value_t = 1.0, value_parser = seconds)]
     pub watch_interval: f64,
 }
 
+/// Where the served model comes from.
+pub enum Source<'a> {
+    /// `--model FILE`.
+    Model(&'a Path),
+    /// `--registry DIR`.
+    Registry(&'a Path),
+}
+
 impl Args {
+    /// `--model` or `--registry` (clap lets exactly one through).
+    pub fn source(&self) -> Source<'_> {
+        match (&self.registry, &self.model) {
+            (Some(registry), _) => Source::Registry(registry),
+            (None, Some(model)) => Source::Model(model),
+            (None, None) => unreachable!("clap requires --model unless --registry is given"),
+        }
+    }
+
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.request_timeout)

@@ -17,9 +17,7 @@
 //! ([`Files::warm`]), so even the first visitor gets the compressed files at once.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::io::{Read, Write as _};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -131,11 +129,30 @@ impl File {
     }
 }
 
+/// What identifies one version of a file without reading it: a write changes its length or
+/// time, an atomic rename over it its inode. Both the static files and the model's reloader
+/// watch files by it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Signature {
+pub struct Signature {
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
+    regular: bool,
+}
+
+impl Signature {
+    /// The signature of what `path` names now (following links); `None` when it cannot be
+    /// read.
+    pub fn of(path: &Path) -> Option<Signature> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Signature {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            inode: metadata.ino(),
+            regular: metadata.is_file(),
+        })
+    }
 }
 
 impl Files {
@@ -319,14 +336,9 @@ fn resolve(root: &Path, name: &str) -> Option<PathBuf> {
     (!hidden && canonical.is_file()).then_some(canonical)
 }
 
+/// A static file's signature, if it is one that may be served.
 fn signature(path: &Path) -> Option<Signature> {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::metadata(path).ok()?;
-    (metadata.is_file() && metadata.len() <= MAX_FILE).then(|| Signature {
-        len: metadata.len(),
-        modified: metadata.modified().ok(),
-        inode: metadata.ino(),
-    })
+    Signature::of(path).filter(|signature| signature.regular && signature.len <= MAX_FILE)
 }
 
 fn read(path: &Path) -> Option<File> {
@@ -350,52 +362,9 @@ fn read(path: &Path) -> Option<File> {
     ))
 }
 
-/// The bytes of the regular file at `path`, at most `cap` of them; refused before anything
-/// is read when it is something else (a FIFO, which would block, a device such as
-/// `/dev/zero`, which never ends, a folder) or larger than `cap` (`flag` says how to raise
-/// it). The file is opened once, without blocking (`O_NONBLOCK`: opening a FIFO would wait
-/// for a writer), checked with `fstat` on what was opened, and read through a `cap + 1`
-/// limit, so a file that grows meanwhile is refused too, never read without bound.
-pub fn read_capped(path: &Path, cap: u64, flag: &str) -> Result<Vec<u8>> {
-    let name = path.display();
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .with_context(|| format!("reading {name}"))?;
-    let metadata = file.metadata().with_context(|| format!("reading {name}"))?;
-    let kind = metadata.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_char_device() || kind.is_block_device() {
-            "a device"
-        } else if kind.is_dir() {
-            "a folder"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a file"
-        };
-        bail!("reading {name}: it is not a regular file ({what})");
-    }
-    let too_large = |length: u64| {
-        anyhow::anyhow!(
-            "reading {name}: it is {length} bytes, more than the {cap} allowed ({flag})"
-        )
-    };
-    if metadata.len() > cap {
-        return Err(too_large(metadata.len()));
-    }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(cap.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {name}"))?;
-    if bytes.len() as u64 > cap {
-        return Err(too_large(bytes.len() as u64));
-    }
-    Ok(bytes)
-}
+/// Reads a regular file of at most `cap` bytes, refusing a FIFO, a device or a folder
+/// without waiting on it (the registry's reader: one implementation for its files and ours).
+pub use cinerec_registry::read_capped;
 
 fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

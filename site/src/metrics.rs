@@ -39,6 +39,8 @@ struct Inner {
     model_id: String,
     reloads: u64,
     reload_failures: u64,
+    /// With `--registry`: the entry `current` named when last read.
+    registry_promoted: Option<String>,
 }
 
 #[derive(Default)]
@@ -96,6 +98,11 @@ impl Metrics {
         let mut inner = self.lock();
         inner.reloads += 1;
         inner.model_id = model_id.to_string();
+    }
+
+    /// The registry's `current` names entry `entry` (read just now).
+    pub fn registry_promoted(&self, entry: &str) {
+        self.lock().registry_promoted = Some(entry.to_string());
     }
 
     /// A replacement model was refused.
@@ -157,6 +164,37 @@ impl Metrics {
             "cinerec_model_info{{model_id=\"{}\"}} 1",
             inner.model_id
         );
+        if let Some(promoted) = &inner.registry_promoted {
+            // An entry's id is its model's: what is served is the entry of that id.
+            let serving = &inner.model_id;
+            let entries = [
+                (
+                    "cinerec_registry_entry_info",
+                    "The registry entry being served.",
+                    serving,
+                ),
+                (
+                    "cinerec_registry_promoted_info",
+                    "The entry the registry's pointer named when last read.",
+                    promoted,
+                ),
+            ];
+            for (name, help, entry) in entries {
+                family(&mut out, name, "gauge", help);
+                let _ = writeln!(out, "{name}{{entry=\"{entry}\"}} 1");
+            }
+            family(
+                &mut out,
+                "cinerec_registry_serving_promoted",
+                "gauge",
+                "1 when the entry served is the one promoted, else 0.",
+            );
+            let _ = writeln!(
+                out,
+                "cinerec_registry_serving_promoted {}",
+                u8::from(serving == promoted)
+            );
+        }
         let single = [
             (
                 "cinerec_model_reloads_total",
@@ -231,5 +269,39 @@ mod tests {
         assert!(text.contains("cinerec_connections_total 2\n"), "{text}");
         drop(open);
         assert!(metrics.render().contains("cinerec_connections_open 0\n"));
+        assert!(
+            !metrics.render().contains("cinerec_registry"),
+            "only with --registry"
+        );
+    }
+
+    #[test]
+    fn the_registry_gauges_say_whether_the_promoted_entry_is_served() {
+        let metrics = Metrics::new("aaaa");
+        let has = |lines: &[&str]| {
+            let text = metrics.render();
+            for line in lines {
+                assert!(
+                    text.contains(&format!("{line}\n")),
+                    "{line} missing:\n{text}"
+                );
+            }
+        };
+        metrics.registry_promoted("aaaa");
+        has(&[
+            "cinerec_registry_entry_info{entry=\"aaaa\"} 1",
+            "cinerec_registry_promoted_info{entry=\"aaaa\"} 1",
+            "cinerec_registry_serving_promoted 1",
+        ]);
+        metrics.registry_promoted("bbbb");
+        has(&[
+            "cinerec_registry_promoted_info{entry=\"bbbb\"} 1",
+            "cinerec_registry_serving_promoted 0",
+        ]);
+        metrics.reloaded("bbbb");
+        has(&[
+            "cinerec_registry_entry_info{entry=\"bbbb\"} 1",
+            "cinerec_registry_serving_promoted 1",
+        ]);
     }
 }

@@ -31,21 +31,22 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
+use cinerec_registry::Registry;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use crate::cli::Args;
+use crate::cli::{Args, Source};
 use crate::coarse_timer::CoarseTimer;
 use crate::files::Files;
 use crate::headers::Cors;
 use crate::metrics::Metrics;
-use crate::routes;
 use crate::slots::Slots;
 use crate::state::{self, State};
 use crate::write_timeout::WriteTimeout;
+use crate::{registry, routes};
 
 /// Threads for blocking work (file look-ups, model loads): a handful is plenty, and the bound
 /// keeps a flood of them from costing a thread each.
@@ -81,7 +82,21 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Loads the model, the watch log and the folders.
 async fn prepare(args: &Args) -> Result<Arc<State>> {
-    let loaded = state::load_model_within(&args.model, args.max_model_bytes).await?;
+    let (loaded, promoted) = match args.source() {
+        Source::Model(path) => (
+            state::load_model_within(path, args.max_model_bytes).await?,
+            None,
+        ),
+        Source::Registry(root) => {
+            let (loaded, promoted) =
+                registry::load_promoted(&Registry::open(root)?, args.max_model_bytes).await?;
+            (loaded, Some(promoted))
+        }
+    };
+    let metrics = Metrics::new(loaded.id());
+    if let Some(promoted) = promoted {
+        metrics.registry_promoted(&promoted);
+    }
     let users = match (&args.watch_log, args.allow_user_id) {
         (Some(path), true) => Some(state::load_users(path)?),
         (Some(_), false) => {
@@ -91,7 +106,7 @@ async fn prepare(args: &Args) -> Result<Arc<State>> {
         (None, _) => None,
     };
     Ok(Arc::new(State {
-        metrics: Metrics::new(loaded.model.id()),
+        metrics,
         model: ArcSwap::from_pointee(loaded),
         users,
         files: Arc::new(Files::new(&args.static_dir, args.posters.as_deref())?),
@@ -129,19 +144,29 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
         signal(SignalKind::terminate()).context("listening for SIGTERM")?,
         signal(SignalKind::interrupt()).context("listening for SIGINT")?,
     ));
-    tokio::spawn(watch(
-        state.clone(),
-        args.model.clone(),
-        args.max_model_bytes,
-        hangup,
-        Duration::from_secs_f64(args.watch_interval),
-    ));
+    let interval = Duration::from_secs_f64(args.watch_interval);
+    match args.source() {
+        Source::Model(path) => tokio::spawn(watch(
+            state.clone(),
+            path.to_path_buf(),
+            args.max_model_bytes,
+            hangup,
+            interval,
+        )),
+        Source::Registry(root) => tokio::spawn(registry::follow(
+            state.clone(),
+            Registry::open(root)?,
+            args.max_model_bytes,
+            hangup,
+            interval,
+        )),
+    };
     tokio::task::spawn_blocking({
         let files = state.files.clone();
         move || files.warm()
     });
     tracing::info!(
-        model_id = %state.model.load().model.id(),
+        model_id = %state.model.load().id(),
         "serving on http://{address}"
     );
 

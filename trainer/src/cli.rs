@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
-use crate::{crawl, demo, evaluate, import, pipeline, preprocess, train};
+use crate::{crawl, demo, evaluate, import, pipeline, preprocess, registry, train};
 
 /// cinerec's training pipeline: catalog → watch log → model.bin → evaluation.
 #[derive(Debug, Parser)]
@@ -32,6 +32,9 @@ enum Command {
     Evaluate(evaluate::Args),
     /// Run every step in order: catalog, watch log, training, evaluation.
     Pipeline(pipeline::Args),
+    /// Keep trained models with what made them and how they did; promote one to serve, roll
+    /// back (the server follows with `cinerec-site --registry`).
+    Registry(registry::Args),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -65,5 +68,6 @@ pub fn run() -> Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Pipeline(args) => pipeline::run(&args),
+        Command::Registry(args) => registry::run(&args),
     }
 }

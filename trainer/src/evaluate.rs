@@ -11,17 +11,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use cinerec_core::rank;
-use cinerec_core::Objective;
+use cinerec_core::{rank, Model, Objective};
 use cinerec_learn::metrics::{
     classification, co_visitation_baseline, leave_last_out, popularity_baseline, popularity_order,
     random_baseline, ranked_test_metrics, ranking_quality, transition_baseline, without_held_out,
-    RankingQuality,
+    HeldOut, RankingQuality,
 };
 use cinerec_learn::{pairs, split_viewers};
 use serde::Serialize;
 
-use crate::inputs::{load_model, read_watch_log};
+use crate::inputs::{load_model, read_watch_log, WatchLogFile};
 
 /// Flags of `evaluate`.
 #[derive(Debug, clap::Args)]
@@ -112,6 +111,25 @@ impl From<RankingQuality> for Quality {
     }
 }
 
+/// The viewers, in user-id order, whose last watch `model` is measured on in `watch_log`
+/// (see the module docs): on the log it was trained on, for a co-watch model, only the test
+/// viewers its seed set aside.
+pub fn held_out_cases(model: &Model, watch_log: &WatchLogFile) -> Vec<HeldOut> {
+    let rows = &watch_log.log.rows;
+    let metadata = model.metadata();
+    let same_log = watch_log.sha256 == metadata.training_data_sha256;
+    let test_viewers = (same_log && metadata.config.objective == Objective::CoWatch)
+        .then(|| split_viewers(rows, metadata.config.seed).test);
+    leave_last_out(rows)
+        .into_iter()
+        .filter(|case| {
+            test_viewers
+                .as_ref()
+                .is_none_or(|viewers| viewers.binary_search(&case.user_id).is_ok())
+        })
+        .collect()
+}
+
 /// Measures `model_path` on `watch_log_path`.
 pub fn evaluate(
     model_path: &Path,
@@ -138,16 +156,7 @@ pub fn evaluate(
     } else {
         [parts.train, parts.validation, parts.test].concat()
     };
-    let test_viewers =
-        (same_log && objective == Objective::CoWatch).then(|| split_viewers(rows, seed).test);
-    let all_cases: Vec<_> = leave_last_out(rows)
-        .into_iter()
-        .filter(|case| {
-            test_viewers
-                .as_ref()
-                .is_none_or(|viewers| viewers.binary_search(&case.user_id).is_ok())
-        })
-        .collect();
+    let all_cases = held_out_cases(&model, &watch_log);
     let cases: Vec<_> = all_cases
         .iter()
         .filter(|case| {

@@ -16,7 +16,7 @@ use crate::evaluate::Evaluation;
 use crate::inputs::{describe_skips, read_catalog};
 use crate::output::write_atomic;
 use crate::train::HyperArgs;
-use crate::{demo, evaluate, original, preprocess, train};
+use crate::{demo, evaluate, original, preprocess, registry, train};
 
 /// Flags of `pipeline`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +33,11 @@ pub struct Args {
     /// The original's way end to end: viewers without taste, the item objective.
     #[arg(long, conflicts_with = "objective")]
     pub original: bool,
+    /// Register the trained model in this registry, evaluated on the new viewers' log; it is
+    /// promoted only when the registry has no promoted model yet (otherwise promote it through
+    /// the gate with `registry promote`).
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
     #[command(flatten)]
     pub hyper: HyperArgs,
 }
@@ -130,6 +135,20 @@ pub fn run(args: &Args) -> Result<()> {
     outln!("ranking of held-out last watches   model   co-visitation  popularity  random")?;
     summary_rows("test viewers", &held_out)?;
     summary_rows("new viewers", &new_viewers)?;
+    if let Some(root) = &args.registry {
+        outln!()?;
+        let registered = registry::register(root, &trained.model_path, Some(&new_viewers_path))?;
+        registry::print_registered(root, &registered)?;
+        let id = &registered.entry.model_id;
+        if registry::promote_if_first(root, id)? {
+            outln!("promoted {id}: the registry had no promoted model")?;
+        } else {
+            outln!(
+                "not promoted: to serve it, registry promote --registry {} {id}",
+                root.display()
+            )?;
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,109 @@
+//! `--registry`: serve the entry a model registry promotes, and follow its pointer.
+//!
+//! The registry's `current` is looked at every `--watch-interval` and on SIGHUP, as
+//! `--model`'s file is. When it names another entry, that entry is loaded through
+//! `cinerec-registry`'s checks (its record, length, SHA-256, decoding, id) and swapped in
+//! whole, as any reload is. A pointer to an entry that fails a check is refused, logged and
+//! counted in `cinerec_model_reload_failures_total`; the model already served stays, and
+//! `cinerec_registry_serving_promoted` turns 0 until the pointer names a good entry again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use cinerec_registry::{Registry, CURRENT, MODEL_FILE};
+use tokio::signal::unix::Signal;
+
+use crate::files::Signature;
+use crate::serving::Serving;
+use crate::state::{within_load_timeout, State};
+
+/// The entry `registry` promotes, loaded; an error when nothing is promoted.
+pub async fn load_promoted(registry: &Registry, cap: u64) -> Result<(Serving, String)> {
+    let Some(id) = read_pointer(registry).await? else {
+        bail!(
+            "{}: no model promoted yet (promote one with `cinerec-trainer registry promote \
+             --registry {} ID`)",
+            registry.root().join(CURRENT).display(),
+            registry.root().display()
+        );
+    };
+    Ok((load_entry(registry, &id, cap).await?, id))
+}
+
+/// Follows the registry's pointer until the process ends (see the module docs).
+pub async fn follow(
+    state: Arc<State>,
+    registry: Registry,
+    cap: u64,
+    mut hangup: Signal,
+    interval: Duration,
+) {
+    let pointer = registry.root().join(CURRENT);
+    let mut seen = Signature::of(&pointer);
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        let forced = tokio::select! {
+            _ = hangup.recv() => true,
+            _ = ticks.tick() => false,
+        };
+        let now = Signature::of(&pointer);
+        if !forced && now == seen {
+            continue;
+        }
+        seen = now;
+        let reason = if forced {
+            "SIGHUP"
+        } else {
+            "the pointer changed"
+        };
+        let promoted = match read_pointer(&registry).await {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                state.metrics.reload_failed();
+                tracing::warn!(%reason, pointer = %pointer.display(), "the pointer is gone; still serving the previous model");
+                continue;
+            }
+            Err(error) => {
+                state.metrics.reload_failed();
+                tracing::warn!(%reason, error = %format!("{error:#}"), "pointer refused; still serving the previous model");
+                continue;
+            }
+        };
+        state.metrics.registry_promoted(&promoted);
+        let old = state.model.load().id().to_string();
+        if promoted == old {
+            continue;
+        }
+        match load_entry(&registry, &promoted, cap).await {
+            Ok(loaded) => {
+                state.model.store(Arc::new(loaded));
+                state.metrics.reloaded(&promoted);
+                tracing::info!(%reason, from = %old, to = %promoted, "registry entry served");
+            }
+            Err(error) => {
+                state.metrics.reload_failed();
+                tracing::warn!(%reason, entry = %promoted, error = %format!("{error:#}"), "entry refused; still serving the previous one");
+            }
+        }
+    }
+}
+
+/// `current`, read off the async threads and within the load timeout.
+async fn read_pointer(registry: &Registry) -> Result<Option<String>> {
+    let registry = registry.clone();
+    let what = registry.root().join(CURRENT).display().to_string();
+    within_load_timeout(&what, move || registry.current()).await
+}
+
+/// Entry `id`, checked and made ready to serve.
+async fn load_entry(registry: &Registry, id: &str, cap: u64) -> Result<Serving> {
+    let (registry, id) = (registry.clone(), id.to_string());
+    let what = registry.entry_folder(&id).display().to_string();
+    within_load_timeout(&what, move || {
+        let checked = registry.load(&id, cap)?;
+        let source = registry.entry_folder(&id).join(MODEL_FILE);
+        Ok(Serving::new(checked.bytes, &source.display().to_string())?.with_registry_entry(&id))
+    })
+    .await
+}
