@@ -13,7 +13,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -484,29 +484,27 @@ impl Registry {
             root: root.to_path_buf(),
         };
         registry.register(first);
-        registry.trainer(&["promote", id], Path::new(""));
+        registry.run(&["promote", id]);
         registry
     }
 
     fn register(&self, model: &Path) {
-        self.trainer(&["register", "--model"], model);
+        trainer(&[
+            &"registry",
+            &"register",
+            &"--model",
+            &model,
+            &"--registry",
+            &self.root,
+        ]);
     }
 
-    /// Runs `cinerec-trainer registry ARGS --registry ROOT [PATH]`.
-    fn trainer(&self, args: &[&str], path: &Path) {
-        let output = Command::new(binary("cinerec-trainer"))
-            .arg("registry")
-            .args(args)
-            .args((!path.as_os_str().is_empty()).then_some(path))
-            .arg("--registry")
-            .arg(&self.root)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "cinerec-trainer registry {args:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    /// `cinerec-trainer registry ARGS --registry ROOT`.
+    fn run(&self, args: &[&str]) {
+        let mut all: Vec<&dyn AsRef<OsStr>> = vec![&"registry"];
+        all.extend(args.iter().map(|arg| arg as &dyn AsRef<OsStr>));
+        all.extend([&"--registry" as &dyn AsRef<OsStr>, &self.root]);
+        trainer(&all);
     }
 
     /// A replica on `address`, following the registry.
@@ -518,10 +516,7 @@ impl Registry {
     /// Promotes the registered entry `id` (forced: this test is about the fleet following a
     /// promotion, not about the gate, which `trainer/tests/registry.rs` holds).
     fn promote(&self, id: &str) {
-        self.trainer(
-            &["promote", id, "--force", "--reason", "the replicas test"],
-            Path::new(""),
-        );
+        self.run(&["promote", id, "--force", "--reason", "the replicas test"]);
     }
 }
 

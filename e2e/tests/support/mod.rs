@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // not every test uses every part
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -45,15 +46,28 @@ pub fn screenshots() -> PathBuf {
 
 /// Runs the trainer's pipeline on the demo catalog into `out` (a few epochs: quick).
 pub fn pipeline(out: &Path, seed: u64) {
+    let seed = seed.to_string();
+    trainer(&[
+        &"pipeline",
+        &"--out",
+        &out,
+        &"--seed",
+        &seed,
+        &"--epochs",
+        &"8",
+    ]);
+}
+
+/// Runs `cinerec-trainer ARGS`; fails the test with its standard error unless it succeeds.
+pub fn trainer(args: &[&dyn AsRef<OsStr>]) {
+    let args: Vec<&OsStr> = args.iter().map(|arg| arg.as_ref()).collect();
     let output = Command::new(binary("cinerec-trainer"))
-        .args(["pipeline", "--out"])
-        .arg(out)
-        .args(["--seed", &seed.to_string(), "--epochs", "8"])
+        .args(&args)
         .output()
         .unwrap();
     assert!(
         output.status.success(),
-        "pipeline failed:\n{}",
+        "cinerec-trainer {args:?} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
