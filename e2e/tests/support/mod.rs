@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // not every test uses every part
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -45,15 +46,28 @@ pub fn screenshots() -> PathBuf {
 
 /// Runs the trainer's pipeline on the demo catalog into `out` (a few epochs: quick).
 pub fn pipeline(out: &Path, seed: u64) {
+    let seed = seed.to_string();
+    trainer(&[
+        &"pipeline",
+        &"--out",
+        &out,
+        &"--seed",
+        &seed,
+        &"--epochs",
+        &"8",
+    ]);
+}
+
+/// Runs `cinerec-trainer ARGS`; fails the test with its standard error unless it succeeds.
+pub fn trainer(args: &[&dyn AsRef<OsStr>]) {
+    let args: Vec<&OsStr> = args.iter().map(|arg| arg.as_ref()).collect();
     let output = Command::new(binary("cinerec-trainer"))
-        .args(["pipeline", "--out"])
-        .arg(out)
-        .args(["--seed", &seed.to_string(), "--epochs", "8"])
+        .args(&args)
         .output()
         .unwrap();
     assert!(
         output.status.success(),
-        "pipeline failed:\n{}",
+        "cinerec-trainer {args:?} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
@@ -65,6 +79,28 @@ pub struct Process {
 }
 
 impl Process {
+    /// Starts `command` with its standard error kept in `log` (and each line shown to
+    /// `watch` as it comes), its standard output dropped.
+    pub fn logged(command: &mut Command, watch: impl Fn(&str) + Send + 'static) -> Process {
+        let mut child = command
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                watch(&line);
+                let mut log = lines.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Process { child, log }
+    }
+
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -79,41 +115,36 @@ impl Drop for Process {
 
 /// Starts `cinerec-site` on `address` (port 0 for any) and waits until it listens.
 pub fn site(model: &Path, posters: &Path, address: &str) -> (Process, SocketAddr) {
-    let mut child = Command::new(binary("cinerec-site"))
-        .arg("--model")
-        .arg(model)
+    let mut args: Vec<std::ffi::OsString> = vec!["--model".into(), model.into()];
+    args.extend(["--posters".into(), posters.into()]);
+    site_with(&args, address)
+}
+
+/// Starts `cinerec-site` with `args` (where its model comes from, and any other flag) and the
+/// page's folder on `address` (port 0 for any), and waits until it listens: it binds its port
+/// only once its model is loaded.
+pub fn site_with(args: &[std::ffi::OsString], address: &str) -> (Process, SocketAddr) {
+    let mut command = Command::new(binary("cinerec-site"));
+    command
+        .args(args)
         .arg("--static")
         .arg(root().join("site/static"))
-        .arg("--posters")
-        .arg(posters)
-        .args(["--addr", address])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
+        .args(["--addr", address]);
     let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let lines = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("serving on http://") {
-                let rest = &line[at + "serving on http://".len()..];
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-            let mut log = lines.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
+    let mut process = Process::logged(&mut command, move |line| {
+        if let Some(at) = line.find("serving on http://") {
+            let rest = &line[at + "serving on http://".len()..];
+            let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
         }
     });
     let address = match rx.recv_timeout(Duration::from_secs(30)) {
         Ok(address) => address.parse().unwrap(),
         Err(_) => {
-            let _ = child.kill();
-            panic!("the site did not start:\n{}", log.lock().unwrap());
+            process.stop();
+            panic!("the site did not start:\n{}", process.log.lock().unwrap());
         }
     };
-    (Process { child, log }, address)
+    (process, address)
 }
 
 /// A stand-in for the site that serves the page's files and posters as they are, and
@@ -351,6 +382,11 @@ pub async fn server_ranking(address: SocketAddr, history: &Value) -> (String, Ve
         .text()
         .await
         .unwrap();
+    ranking(&answer).unwrap()
+}
+
+/// The model id, and the ids and score bits, of a `/batch-predict` answer's body.
+pub fn ranking(answer: &str) -> Result<(String, Vec<(u64, u32)>), String> {
     #[derive(serde::Deserialize)]
     struct Answer<'a> {
         recommended_content_id: Vec<u64>,
@@ -358,14 +394,17 @@ pub async fn server_ranking(address: SocketAddr, history: &Value) -> (String, Ve
         scores: Vec<&'a serde_json::value::RawValue>,
         model_id: String,
     }
-    let answer: Answer = serde_json::from_str(&answer).unwrap();
-    let ranking = answer
-        .recommended_content_id
-        .iter()
-        .zip(&answer.scores)
-        .map(|(id, score)| (*id, score.get().parse::<f32>().unwrap().to_bits()))
-        .collect();
-    (answer.model_id, ranking)
+    let answer: Answer =
+        serde_json::from_str(answer).map_err(|e| format!("not a ranking ({e}): {answer}"))?;
+    let mut ranking = Vec::new();
+    for (id, score) in answer.recommended_content_id.iter().zip(&answer.scores) {
+        let score: f32 = score
+            .get()
+            .parse()
+            .map_err(|e| format!("score {} ({e})", score.get()))?;
+        ranking.push((*id, score.to_bits()));
+    }
+    Ok((answer.model_id, ranking))
 }
 
 /// The page's stored history, parsed.
