@@ -14,6 +14,9 @@
 //! earlier watches as input). So `evaluate` on the training log measures each viewer's last
 //! watch, which no step trained on.
 //!
+//! The embeddings are stored as binary16 ([`Storage::F16`]): training runs in f32 and rounds
+//! them once at the end, and the test figures are the rounded model's.
+//!
 //! Movies the training targets and inputs never name (a catalog is larger than its logs) get
 //! no embedding (zeros) and a bias from their catalog features: a least-squares fit of the
 //! trained movies' biases on `ln(1 + popularity)` and the rating.
@@ -23,8 +26,8 @@ use std::collections::BTreeMap;
 use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchRow;
 use cinerec_core::{
-    rank, CatalogEntry, EpochReport, Input, LabelEncoder, Metadata, Mlp, MlpParts, Model,
-    ModelParts, Scaler, TestMetrics, TrainConfig, WatchEvent, FEATURES,
+    half_precision, rank, CatalogEntry, EpochReport, Input, LabelEncoder, Metadata, Mlp, MlpParts,
+    Model, ModelParts, Scaler, Storage, TestMetrics, TrainConfig, WatchEvent, FEATURES,
 };
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, Axis};
@@ -182,6 +185,7 @@ pub(crate) fn fit(
         mlp,
         catalog: entries,
         input: Input::Recent { weights },
+        storage: Storage::F16,
     };
     // The test figures come from the model as it serves: core's ranking of each viewer's
     // watches before the last one, watched movies left out.
@@ -566,7 +570,8 @@ impl Network {
             classes: classes as u32,
             w1: self.w1.iter().copied().collect(),
             b1: self.b1.to_vec(),
-            w2: self.embeddings.iter().copied().collect(),
+            // Stored as binary16 (`Storage::F16`): half the bytes of a large catalog's model.
+            w2: self.embeddings.iter().map(|&v| half_precision(v)).collect(),
             b2: self.bias.to_vec(),
         })
         .map_err(TrainError::Diverged)?;
