@@ -260,6 +260,19 @@ struct Batch {
     grad_recency: Array1<f32>,
 }
 
+impl Batch {
+    /// The gradients [`Network::gradients`] left, in the order of [`Network::parameters`].
+    fn gradients(&self) -> [&[f32]; 5] {
+        [
+            self.grad_embeddings.as_slice().expect("standard layout"),
+            self.grad_w1.as_slice().expect("standard layout"),
+            self.grad_b1.as_slice().expect("contiguous"),
+            self.grad_bias.as_slice().expect("contiguous"),
+            self.grad_recency.as_slice().expect("contiguous"),
+        ]
+    }
+}
+
 impl Network {
     fn new(width: usize, classes: usize, train: &Examples, rng: &mut Rng) -> Network {
         let embeddings = Array2::from_shape_fn((width, classes), |_| rng.normal() as f32 * 0.05);
@@ -365,8 +378,9 @@ impl Network {
         (loss, correct)
     }
 
-    /// The backward pass of the batch `forward` left, and one Adam step.
-    fn backward(&mut self, examples: &Examples, chunk: &[usize], batch: &mut Batch, step: &Step) {
+    /// The backward pass of the batch `forward` left: the gradients of the batch's mean
+    /// cross-entropy into `batch` (its softmax is overwritten).
+    fn gradients(&self, examples: &Examples, chunk: &[usize], batch: &mut Batch) {
         let b = chunk.len();
         let classes = self.classes() as u32;
         let mut scores = batch.scores.slice_mut(s![..b, ..]);
@@ -435,33 +449,36 @@ impl Network {
                     .scaled_add(share, &grad_input);
             }
         }
+    }
 
-        let [m_embeddings, m_w1, m_b1, m_bias, m_recency] = &mut self.moments;
-        step.apply(
-            flat(&mut self.embeddings),
-            batch.grad_embeddings.as_slice().expect("standard layout"),
-            m_embeddings,
-        );
-        step.apply(
-            flat(&mut self.w1),
-            batch.grad_w1.as_slice().expect("standard layout"),
-            m_w1,
-        );
-        step.apply(
-            self.b1.as_slice_mut().expect("contiguous"),
-            batch.grad_b1.as_slice().expect("contiguous"),
-            m_b1,
-        );
-        step.apply(
-            self.bias.as_slice_mut().expect("contiguous"),
-            batch.grad_bias.as_slice().expect("contiguous"),
-            m_bias,
-        );
-        step.apply(
-            self.recency.as_slice_mut().expect("contiguous"),
-            batch.grad_recency.as_slice().expect("contiguous"),
-            m_recency,
-        );
+    /// The trainable tensors as flat slices and their optimiser moments, in the order of
+    /// [`Batch::gradients`].
+    fn parameters(&mut self) -> ([&mut [f32]; 5], &mut [Moments; 5]) {
+        let Network {
+            embeddings,
+            w1,
+            b1,
+            bias,
+            recency,
+            moments,
+        } = self;
+        let tensors = [
+            flat(embeddings),
+            flat(w1),
+            b1.as_slice_mut().expect("contiguous"),
+            bias.as_slice_mut().expect("contiguous"),
+            recency.as_slice_mut().expect("contiguous"),
+        ];
+        (tensors, moments)
+    }
+
+    /// One optimiser step with the gradients in `batch`.
+    fn step(&mut self, batch: &Batch, step: &Step) {
+        let (tensors, moments) = self.parameters();
+        for ((tensor, gradient), moments) in tensors.into_iter().zip(batch.gradients()).zip(moments)
+        {
+            step.apply(tensor, gradient, moments);
+        }
     }
 
     fn train(
@@ -497,7 +514,8 @@ impl Network {
                     steps_done.min(i32::MAX as usize) as i32,
                     rate,
                 );
-                self.backward(train, chunk, &mut batch, &step);
+                self.gradients(train, chunk, &mut batch);
+                self.step(&batch, &step);
             }
             let (mut val_loss, mut val_correct) = (0.0, 0);
             let all: Vec<usize> = (0..validation.len()).collect();
@@ -733,6 +751,63 @@ mod tests {
         let ids = [10, 11, 12, 13, 14];
         let (a, b) = (train(&cyclic_rows(), &ids), train(&cyclic_rows(), &ids));
         assert_eq!(cinerec_core::encode(&a), cinerec_core::encode(&b));
+    }
+
+    /// The backward pass against finite differences of the forward pass's mean
+    /// cross-entropy, for a few weights of every tensor: the embeddings both as inputs (through
+    /// the weighted mean) and as outputs, the hidden layer, the biases and the recency weights.
+    #[test]
+    fn the_gradients_are_the_loss_finite_differences() {
+        let (width, classes) = (4, 6);
+        let mut rng = Rng::new(3);
+        // Windows of one to five watches (padded with `classes`), one target each.
+        let mut inputs = Vec::new();
+        let mut targets = Vec::new();
+        for example in 0..7usize {
+            let watched = 1 + example % 5;
+            inputs.extend((0..WINDOW).map(|p| {
+                if p < watched {
+                    ((example * 5 + p * 3) % classes) as u32
+                } else {
+                    classes as u32
+                }
+            }));
+            targets.push((example * 2 + 1) % classes);
+        }
+        let examples = Examples { inputs, targets };
+        let mut network = Network::new(width, classes, &examples, &mut rng);
+        // Larger embeddings than the initial 0.05, so every path carries a real gradient.
+        network.embeddings.mapv_inplace(|v| v * 10.0);
+        network.b1.fill(0.1);
+        let chunk: Vec<usize> = (0..examples.len()).collect();
+        let mut batch = network.batch(chunk.len());
+        let mut loss = |network: &Network| {
+            let mut batch = network.batch(chunk.len());
+            network.forward(&examples, &chunk, &mut batch).0 / chunk.len() as f64
+        };
+        network.forward(&examples, &chunk, &mut batch);
+        network.gradients(&examples, &chunk, &mut batch);
+        let analytic: Vec<Vec<f32>> = batch.gradients().iter().map(|g| g.to_vec()).collect();
+        let epsilon = 1e-3f32;
+        let mut checked = 0;
+        for (tensor, gradient) in analytic.iter().enumerate() {
+            for index in (0..gradient.len()).step_by(gradient.len().div_ceil(6)) {
+                let original = network.parameters().0[tensor][index];
+                network.parameters().0[tensor][index] = original + epsilon;
+                let above = loss(&network);
+                network.parameters().0[tensor][index] = original - epsilon;
+                let below = loss(&network);
+                network.parameters().0[tensor][index] = original;
+                let numeric = (above - below) / (2.0 * f64::from(epsilon));
+                let analytic = f64::from(gradient[index]);
+                assert!(
+                    (numeric - analytic).abs() <= 1e-4 + 0.01 * analytic.abs(),
+                    "tensor {tensor}[{index}]: backward {analytic:.6}, finite differences {numeric:.6}"
+                );
+                checked += usize::from(analytic.abs() > 1e-3);
+            }
+        }
+        assert!(checked >= 20, "only {checked} gradients were far from zero");
     }
 
     #[test]
