@@ -313,4 +313,28 @@ mod tests {
             assert!(decode(&mutated).is_err(), "byte {index}");
         }
     }
+
+    #[test]
+    fn a_binary16_model_is_format_4_and_an_f32_one_format_3() {
+        let bytes = include_bytes!("../tests/data/model_next_half.bin");
+        assert_eq!(bytes[8..12], 4u32.to_le_bytes());
+        let model = decode(bytes).unwrap();
+        assert_eq!(model.parts().storage, Storage::F16);
+        assert_eq!(encode(&model), bytes);
+        let mut parts = model.parts().clone();
+        parts.storage = Storage::F32;
+        let as_f32 = encode(&Model::new(parts.clone()).unwrap());
+        assert_eq!(as_f32[8..12], 3u32.to_le_bytes());
+        let w2 = parts.mlp.parts().w2.len();
+        assert_eq!(as_f32.len(), bytes.len() + 2 * w2);
+        // A weight that is not a binary16 value cannot be stored as one.
+        let mut weights = parts.mlp.parts().clone();
+        weights.w2[5] = 0.1;
+        parts.mlp = crate::Mlp::from_parts(weights).unwrap();
+        parts.storage = Storage::F16;
+        assert_eq!(
+            Model::new(parts).unwrap_err().to_string(),
+            "w2[5] is 0.1, not a binary16 value, which its storage needs"
+        );
+    }
 }
