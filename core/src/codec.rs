@@ -91,12 +91,12 @@ pub(crate) fn to_bytes(parts: &ModelParts) -> Vec<u8> {
         ("b2", &weights.b2),
     ] {
         out.u64(values.len() as u64);
-        match storage {
-            Storage::F16 if name == "w2" => values
-                .iter()
-                .for_each(|&v| out.0.extend_from_slice(&f16_bits(v).to_le_bytes())),
-            _ => values.iter().for_each(|&v| out.f32(v)),
-        }
+        // One loop with the element's writer chosen once (two loops cost the page 0.4 KB).
+        let write: fn(&mut Writer, f32) = match storage {
+            Storage::F16 if name == "w2" => Writer::f16,
+            _ => Writer::f32,
+        };
+        values.iter().for_each(|&v| write(&mut out, v));
     }
     out.u64(catalog.len() as u64);
     for entry in catalog {
@@ -119,7 +119,7 @@ pub(crate) fn to_bytes(parts: &ModelParts) -> Vec<u8> {
 
 /// The parts a payload of the given storage holds, or what is wrong with it (see the module
 /// docs).
-pub(crate) fn from_bytes(bytes: &[u8], storage: Storage) -> Result<ModelParts, String> {
+pub(crate) fn from_bytes<'a>(bytes: &'a [u8], storage: Storage) -> Result<ModelParts, String> {
     if bytes.len() > MAX_PAYLOAD {
         return Err(format!(
             "{} bytes is above the {MAX_PAYLOAD}-byte limit",
@@ -195,14 +195,12 @@ pub(crate) fn from_bytes(bytes: &[u8], storage: Storage) -> Result<ModelParts, S
         ("w2", &mut weights.w2),
         ("b2", &mut weights.b2),
     ] {
-        *values = match storage {
-            Storage::F16 if name == "w2" => input.list(name, 2, |input| {
-                input
-                    .array(name)
-                    .map(|bytes| f32_from_f16(u16::from_le_bytes(bytes)))
-            })?,
-            _ => input.list(name, 4, |input| input.f32(name))?,
+        let (size, read): (usize, fn(&mut Reader<'a>, &str) -> Result<f32, String>) = match storage
+        {
+            Storage::F16 if name == "w2" => (2, Reader::f16),
+            _ => (4, Reader::f32),
         };
+        *values = input.list(name, size, |input| read(input, name))?;
     }
     let mlp = Mlp::from_parts(weights).map_err(|error| error.to_string())?;
     let catalog = input.list("catalog", 40, |input| {
@@ -310,6 +308,11 @@ impl Writer {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
 
+    /// A binary16 value, given as the `f32` it equals.
+    fn f16(&mut self, value: f32) {
+        self.0.extend_from_slice(&f16_bits(value).to_le_bytes());
+    }
+
     fn f64(&mut self, value: f64) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
@@ -351,6 +354,12 @@ impl<'a> Reader<'a> {
 
     fn u64(&mut self, what: &str) -> Result<u64, String> {
         self.array(what).map(u64::from_le_bytes)
+    }
+
+    /// A binary16 value, as the `f32` it equals.
+    fn f16(&mut self, what: &str) -> Result<f32, String> {
+        self.array(what)
+            .map(|bytes| f32_from_f16(u16::from_le_bytes(bytes)))
     }
 
     fn f32(&mut self, what: &str) -> Result<f32, String> {
