@@ -15,9 +15,9 @@ wasm-pack test --headless --chrome wasm
 ./scripts/build-site.sh
 # The page's download budget, gzipped: the .wasm under 64.5 KB, all the page loads but the
 # posters and model.bin under 100 KB. The .wasm was 59,637 bytes before binary16 embeddings
-# (issue 22), 61,256 after (measured: reading and writing them 0.5 KB, checking a model's
-# values are binary16 0.3 KB, each movie's embedding laid out for the ranking and keeping the
-# 10 best instead of sorting every movie 0.8 KB); the rest is room for the page's A/B module.
+# (issue 22), 61,256 after (measured: reading and writing them 0.55 KB, checking a model's
+# values are binary16 0.33 KB, each movie's embedding laid out for the ranking 0.5 KB, keeping
+# the 10 best instead of sorting every movie 0.25 KB); the rest is room for the A/B module.
 gz() { gzip -9c "$1" | wc -c; }
 wasm_gz=$(gz site/static/pkg/cinerec_wasm_bg.wasm)
 page_gz=0
