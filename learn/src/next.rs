@@ -781,7 +781,7 @@ mod tests {
         network.b1.fill(0.1);
         let chunk: Vec<usize> = (0..examples.len()).collect();
         let mut batch = network.batch(chunk.len());
-        let mut loss = |network: &Network| {
+        let loss = |network: &Network| {
             let mut batch = network.batch(chunk.len());
             network.forward(&examples, &chunk, &mut batch).0 / chunk.len() as f64
         };
