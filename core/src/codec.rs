@@ -195,8 +195,8 @@ pub(crate) fn from_bytes<'a>(bytes: &'a [u8], storage: Storage) -> Result<ModelP
         ("w2", &mut weights.w2),
         ("b2", &mut weights.b2),
     ] {
-        let (size, read): (usize, fn(&mut Reader<'a>, &str) -> Result<f32, String>) = match storage
-        {
+        // One list reader with the element's reader chosen once (as in `to_bytes`).
+        let (size, read): (usize, ReadF32<'a>) = match storage {
             Storage::F16 if name == "w2" => (2, Reader::f16),
             _ => (4, Reader::f32),
         };
@@ -322,6 +322,9 @@ impl Writer {
         self.0.extend_from_slice(value.as_bytes());
     }
 }
+
+/// A reader of one weight.
+type ReadF32<'a> = fn(&mut Reader<'a>, &str) -> Result<f32, String>;
 
 struct Reader<'a> {
     bytes: &'a [u8],
