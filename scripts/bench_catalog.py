@@ -1,14 +1,25 @@
-"""A deterministic synthetic catalog of 200 movies in the crawler's shape ({"movies":[...]},
-each entry with TMDB's fields, as core's `catalog::Movie`), for the whole-job benchmark:
-`cinerec-trainer preprocess --movies CATALOG --users 100000 --seed 1` makes about 1,000,000
-rows of it. Distinct ratings and popularities, so the item objective can tell the movies apart.
-Run: python3 scripts/bench_catalog.py OUT.json
+"""A deterministic synthetic catalog in the crawler's shape ({"movies":[...]}, each entry with
+TMDB's fields, as core's `catalog::Movie`), for the benchmarks. Nothing in it comes from
+MovieLens or TMDB.
+
+- 200 movies (the default), for the whole-job benchmark: `cinerec-trainer preprocess --movies
+  CATALOG --users 100000 --seed 1` makes about 1,000,000 rows of it. Distinct ratings and
+  popularities, so the item objective can tell the movies apart.
+- `--movies 9742` (MovieLens latest-small's size), for the large-catalog benchmark:
+  `cinerec-trainer preprocess --taste --movies CATALOG --users 10000 --seed 1` makes about
+  100,000 rows of viewers with favourite genres and languages.
+
+Run: python3 scripts/bench_catalog.py OUT.json [--movies N]
 """
+import argparse
 import json
 import random
-import sys
 
-MOVIES = 200
+parser = argparse.ArgumentParser()
+parser.add_argument("out")
+parser.add_argument("--movies", type=int, default=200)
+args = parser.parse_args()
+
 rng = random.Random(1)
 movies = [
     {
@@ -27,7 +38,7 @@ movies = [
         "vote_average": round(rng.uniform(3.0, 9.5), 3),
         "vote_count": rng.randint(10, 30_000),
     }
-    for i in range(MOVIES)
+    for i in range(args.movies)
 ]
-with open(sys.argv[1], "w", encoding="utf-8") as out:
+with open(args.out, "w", encoding="utf-8") as out:
     json.dump({"movies": movies}, out, ensure_ascii=False)

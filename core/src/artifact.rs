@@ -5,7 +5,7 @@
 //! | bytes | what |
 //! | --- | --- |
 //! | 8 | magic `CINEREC\0` |
-//! | 4 | format version ([`FORMAT_VERSION`]) |
+//! | 4 | format version: 3, or [`FORMAT_VERSION`] (4) for a model whose output layer is stored as binary16 ([`Storage`](crate::Storage)) |
 //! | 8 | payload length |
 //! | 32 | SHA-256 of the payload |
 //! | n | payload: the [`ModelParts`] in bincode 2's layout (little-endian, fixed-width integers; see `codec`) |
@@ -19,13 +19,19 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::{self, MAX_PAYLOAD};
 use crate::model::{Model, ModelError};
+use crate::parts::Storage;
 
 /// The first eight bytes of every `model.bin`.
 const MAGIC: [u8; 8] = *b"CINEREC\0";
-/// The format version this build writes and reads. Version 2 moved the format version out
-/// of the metadata and added the training objective; version 3 added the network's input
-/// (features, or the recent movies of the next-watch model) and the `next` objective.
-pub const FORMAT_VERSION: u32 = 3;
+/// The newest format version, which this build writes and reads. Version 2 moved the format
+/// version out of the metadata and added the training objective; version 3 added the
+/// network's input (features, or the recent movies of the next-watch model) and the `next`
+/// objective; version 4 stores the output layer's weights as binary16 ([`Storage::F16`]) and
+/// is otherwise version 3. A model of `f32` weights is still written as version 3, byte for
+/// byte as before, so older builds keep reading it.
+pub const FORMAT_VERSION: u32 = 4;
+/// The oldest format version this build reads.
+const OLDEST_VERSION: u32 = 3;
 /// Bytes before the payload.
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
 
@@ -45,7 +51,7 @@ pub enum ArtifactError {
         start: Vec<u8>,
     },
     /// A version this build does not read.
-    #[error("format version {found} is not supported (this build reads version {FORMAT_VERSION}); {}", advice(*.found))]
+    #[error("format version {found} is not supported (this build reads versions {OLDEST_VERSION} to {FORMAT_VERSION}); {}", advice(*.found))]
     UnsupportedVersion {
         /// Version in the header.
         found: u32,
@@ -89,9 +95,13 @@ pub enum ArtifactError {
 /// The whole `model.bin` for a model.
 pub fn encode(model: &Model) -> Vec<u8> {
     let payload = codec::to_bytes(model.parts());
+    let version = match model.parts().storage {
+        Storage::F32 => 3,
+        Storage::F16 => 4,
+    };
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&u32::to_le_bytes(version));
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(model.digest());
     out.extend_from_slice(&payload);
@@ -113,9 +123,11 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
     }
     let (header, body) = bytes.split_at(HEADER_LEN);
     let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-    if version != FORMAT_VERSION {
-        return Err(ArtifactError::UnsupportedVersion { found: version });
-    }
+    let storage = match version {
+        3 => Storage::F32,
+        4 => Storage::F16,
+        found => return Err(ArtifactError::UnsupportedVersion { found }),
+    };
     let mut length_bytes = [0u8; 8];
     length_bytes.copy_from_slice(&header[12..20]);
     let declared = u64::from_le_bytes(length_bytes);
@@ -139,7 +151,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
     if digest.as_slice() != &header[20..52] {
         return Err(ArtifactError::Checksum);
     }
-    let parts = codec::from_bytes(body).map_err(ArtifactError::Decode)?;
+    let parts = codec::from_bytes(body, storage).map_err(ArtifactError::Decode)?;
     let model = Model::new(parts)?;
     if model.digest().as_slice() != digest.as_slice() {
         return Err(ArtifactError::NotCanonical);
@@ -162,7 +174,7 @@ fn looks_like(start: &[u8]) -> &'static str {
 }
 
 fn advice(found: u32) -> &'static str {
-    if found < FORMAT_VERSION {
+    if found < OLDEST_VERSION {
         "it was written by an older cinerec: train it again with this version"
     } else {
         "it was written by a newer cinerec: update this one"
@@ -177,7 +189,7 @@ mod tests {
     fn sealed(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&3u32.to_le_bytes());
         out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         out.extend_from_slice(&Sha256::digest(payload));
         out.extend_from_slice(payload);
@@ -213,11 +225,11 @@ mod tests {
         older[8] = 2;
         assert_eq!(
             decode(&older).unwrap_err().to_string(),
-            "format version 2 is not supported (this build reads version 3); \
+            "format version 2 is not supported (this build reads versions 3 to 4); \
              it was written by an older cinerec: train it again with this version"
         );
         let mut newer = bytes.clone();
-        newer[8] = 4;
+        newer[8] = 5;
         assert!(decode(&newer)
             .unwrap_err()
             .to_string()
@@ -300,5 +312,29 @@ mod tests {
             mutated[index] ^= 0x5A;
             assert!(decode(&mutated).is_err(), "byte {index}");
         }
+    }
+
+    #[test]
+    fn a_binary16_model_is_format_4_and_an_f32_one_format_3() {
+        let bytes = include_bytes!("../tests/data/model_next_half.bin");
+        assert_eq!(bytes[8..12], 4u32.to_le_bytes());
+        let model = decode(bytes).unwrap();
+        assert_eq!(model.parts().storage, Storage::F16);
+        assert_eq!(encode(&model), bytes);
+        let mut parts = model.parts().clone();
+        parts.storage = Storage::F32;
+        let as_f32 = encode(&Model::new(parts.clone()).unwrap());
+        assert_eq!(as_f32[8..12], 3u32.to_le_bytes());
+        let w2 = parts.mlp.parts().w2.len();
+        assert_eq!(as_f32.len(), bytes.len() + 2 * w2);
+        // A weight that is not a binary16 value cannot be stored as one.
+        let mut weights = parts.mlp.parts().clone();
+        weights.w2[5] = 0.1;
+        parts.mlp = crate::Mlp::from_parts(weights).unwrap();
+        parts.storage = Storage::F16;
+        assert_eq!(
+            Model::new(parts).unwrap_err().to_string(),
+            "w2[5] is 0.1, not a binary16 value, which its storage needs"
+        );
     }
 }

@@ -10,9 +10,12 @@
 //! | metadata | code_version (text), config (objective, epochs u32, hidden u32, batch_size u32, optimizer, learning_rate f32, seed u64), training_data_sha256 (text), catalog_sha256 (text), rows u64, split_sizes 3 × u64, test (accuracy f64, top10 f64, rows u64), epochs (list of epoch u32, train_loss f64, train_accuracy f64, val_loss f64, val_accuracy f64) |
 //! | scaler | mean 3 × f64, scale 3 × f64 |
 //! | labels | list of u64 |
-//! | mlp | inputs u32, hidden u32, classes u32, w1, b1, w2, b2 (lists of f32) |
+//! | mlp | inputs u32, hidden u32, classes u32, w1, b1, w2, b2 (lists of f32; w2's elements are IEEE binary16, 2 bytes each, in format 4) |
 //! | catalog | list of (id u64, title text, poster text, vote_average f64, popularity f64) |
 //! | input | variant u32: 0 features; 1 recent movies, then its weights (list of f32) |
+//!
+//! Format 4 differs from format 3 in w2's elements only ([`Storage::F16`]): the header's
+//! version says which, so a payload has one reading and a model one encoding.
 //!
 //! Written here rather than through serde: the browser decodes every model it shows, and a
 //! reader this size is a fraction of serde's (with the float formatter its errors bring).
@@ -22,8 +25,8 @@
 use crate::labels::LabelEncoder;
 use crate::mlp::{Mlp, MlpParts};
 use crate::parts::{
-    CatalogEntry, EpochReport, Input, Metadata, ModelParts, Objective, Optimizer, TestMetrics,
-    TrainConfig,
+    CatalogEntry, EpochReport, Input, Metadata, ModelParts, Objective, Optimizer, Storage,
+    TestMetrics, TrainConfig,
 };
 use crate::scaler::{Scaler, FEATURES};
 
@@ -40,6 +43,7 @@ pub(crate) fn to_bytes(parts: &ModelParts) -> Vec<u8> {
         mlp,
         catalog,
         input,
+        storage,
     } = parts;
     out.text(&metadata.code_version);
     let config = &metadata.config;
@@ -80,9 +84,19 @@ pub(crate) fn to_bytes(parts: &ModelParts) -> Vec<u8> {
     out.u32(weights.inputs);
     out.u32(weights.hidden);
     out.u32(weights.classes);
-    for values in [&weights.w1, &weights.b1, &weights.w2, &weights.b2] {
+    for (name, values) in [
+        ("w1", &weights.w1),
+        ("b1", &weights.b1),
+        ("w2", &weights.w2),
+        ("b2", &weights.b2),
+    ] {
         out.u64(values.len() as u64);
-        values.iter().for_each(|&v| out.f32(v));
+        // One loop with the element's writer chosen once (two loops cost the page 0.4 KB).
+        let write: fn(&mut Writer, f32) = match storage {
+            Storage::F16 if name == "w2" => Writer::f16,
+            _ => Writer::f32,
+        };
+        values.iter().for_each(|&v| write(&mut out, v));
     }
     out.u64(catalog.len() as u64);
     for entry in catalog {
@@ -103,8 +117,9 @@ pub(crate) fn to_bytes(parts: &ModelParts) -> Vec<u8> {
     out.0
 }
 
-/// The parts a payload holds, or what is wrong with it (see the module docs).
-pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ModelParts, String> {
+/// The parts a payload of the given storage holds, or what is wrong with it (see the module
+/// docs).
+pub(crate) fn from_bytes<'a>(bytes: &'a [u8], storage: Storage) -> Result<ModelParts, String> {
     if bytes.len() > MAX_PAYLOAD {
         return Err(format!(
             "{} bytes is above the {MAX_PAYLOAD}-byte limit",
@@ -180,7 +195,12 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ModelParts, String> {
         ("w2", &mut weights.w2),
         ("b2", &mut weights.b2),
     ] {
-        *values = input.list(name, 4, |input| input.f32(name))?;
+        // One list reader with the element's reader chosen once (as in `to_bytes`).
+        let (size, read): (usize, ReadF32<'a>) = match storage {
+            Storage::F16 if name == "w2" => (2, Reader::f16),
+            _ => (4, Reader::f32),
+        };
+        *values = input.list(name, size, |input| read(input, name))?;
     }
     let mlp = Mlp::from_parts(weights).map_err(|error| error.to_string())?;
     let catalog = input.list("catalog", 40, |input| {
@@ -214,7 +234,63 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ModelParts, String> {
         mlp,
         catalog,
         input: network_input,
+        storage,
     })
+}
+
+/// The `f32` a binary16 value (its bits) equals: exact, since every binary16 value is an
+/// `f32` value; integer operations and one exact product, so the same everywhere.
+pub(crate) fn f32_from_f16(bits: u16) -> f32 {
+    let sign = u32::from(bits & 0x8000) << 16;
+    let exponent = u32::from(bits >> 10) & 0x1f;
+    let mantissa = u32::from(bits & 0x3ff);
+    let magnitude = match exponent {
+        // Subnormal (or zero): mantissa · 2^-24, both factors exact f32s, so is the product.
+        0 => (mantissa as f32 * f32::from_bits(0x3380_0000)).to_bits(),
+        // Infinity or NaN (which `Mlp::from_parts` then refuses).
+        0x1f => 0x7f80_0000 | (mantissa << 13),
+        // Normal: rebias the exponent from 15 to 127, widen the mantissa from 10 bits to 23.
+        _ => ((exponent + 127 - 15) << 23) | (mantissa << 13),
+    };
+    f32::from_bits(sign | magnitude)
+}
+
+/// The binary16 value nearest to `value` (ties to even; beyond 65,504 infinity), its bits.
+pub(crate) fn f16_bits(value: f32) -> u16 {
+    let bits = value.to_bits();
+    let sign = (bits >> 16) as u16 & 0x8000;
+    let exponent = ((bits >> 23) & 0xff) as i32;
+    let mantissa = bits & 0x7f_ffff;
+    if exponent == 0xff {
+        return sign | 0x7c00 | if mantissa == 0 { 0 } else { 0x200 };
+    }
+    // Keep the top bits of `significand`, dropping `shift` bits, rounded to nearest, ties to
+    // even; a carry out of the mantissa moves into the exponent, which is also right.
+    let rounded = |significand: u32, shift: u32| -> u16 {
+        let kept = significand >> shift;
+        let rest = significand & ((1 << shift) - 1);
+        let half = 1 << (shift - 1);
+        (kept + u32::from(rest > half || (rest == half && kept & 1 == 1))) as u16
+    };
+    let half_exponent = exponent - 127 + 15;
+    if half_exponent >= 0x1f {
+        sign | 0x7c00
+    } else if half_exponent > 0 {
+        sign | rounded(((half_exponent as u32) << 23) | mantissa, 13)
+    } else {
+        // A binary16 subnormal: the significand with its leading 1, in units of 2^-24.
+        let shift = (14 - half_exponent) as u32;
+        if shift > 24 {
+            return sign; // at most half of 2^-24: zero
+        }
+        sign | rounded(mantissa | 0x80_0000, shift)
+    }
+}
+
+/// The binary16 value nearest to `value` (ties to even), as the `f32` it equals: what
+/// [`Storage::F16`] keeps of a weight.
+pub fn half_precision(value: f32) -> f32 {
+    f32_from_f16(f16_bits(value))
 }
 
 struct Writer(Vec<u8>);
@@ -232,6 +308,11 @@ impl Writer {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
 
+    /// A binary16 value, given as the `f32` it equals.
+    fn f16(&mut self, value: f32) {
+        self.0.extend_from_slice(&f16_bits(value).to_le_bytes());
+    }
+
     fn f64(&mut self, value: f64) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
@@ -241,6 +322,9 @@ impl Writer {
         self.0.extend_from_slice(value.as_bytes());
     }
 }
+
+/// A reader of one weight.
+type ReadF32<'a> = fn(&mut Reader<'a>, &str) -> Result<f32, String>;
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -273,6 +357,12 @@ impl<'a> Reader<'a> {
 
     fn u64(&mut self, what: &str) -> Result<u64, String> {
         self.array(what).map(u64::from_le_bytes)
+    }
+
+    /// A binary16 value, as the `f32` it equals.
+    fn f16(&mut self, what: &str) -> Result<f32, String> {
+        self.array(what)
+            .map(|bytes| f32_from_f16(u16::from_le_bytes(bytes)))
     }
 
     fn f32(&mut self, what: &str) -> Result<f32, String> {
@@ -335,7 +425,7 @@ mod tests {
             .with_fixed_int_encoding();
         let by_bincode = bincode::serde::encode_to_vec(&parts, config).unwrap();
         assert_eq!(to_bytes(&parts), by_bincode);
-        assert_eq!(from_bytes(&by_bincode).unwrap(), parts);
+        assert_eq!(from_bytes(&by_bincode, Storage::F32).unwrap(), parts);
     }
 
     #[test]
@@ -343,7 +433,7 @@ mod tests {
         let mut bytes = to_bytes(&demo_model().into_parts());
         bytes[..8].copy_from_slice(&(1u64 << 60).to_le_bytes());
         assert_eq!(
-            from_bytes(&bytes).unwrap_err(),
+            from_bytes(&bytes, Storage::F32).unwrap_err(),
             format!(
                 "code_version: a length of {} cannot fit in the {} bytes left",
                 1u64 << 60,
@@ -360,14 +450,108 @@ mod tests {
         let mut unknown = bytes.clone();
         unknown[objective_at] = 7;
         assert_eq!(
-            from_bytes(&unknown).unwrap_err(),
+            from_bytes(&unknown, Storage::F32).unwrap_err(),
             "objective 7 is not a known objective"
         );
         let mut garbled = bytes;
         garbled[8] = 0xFF;
         assert_eq!(
-            from_bytes(&garbled).unwrap_err(),
+            from_bytes(&garbled, Storage::F32).unwrap_err(),
             "code_version is not valid UTF-8"
         );
+    }
+
+    #[test]
+    fn every_binary16_value_decodes_exactly_and_encodes_back() {
+        for bits in 0..=u16::MAX {
+            let value = f32_from_f16(bits);
+            // Against the definition, in f64: (-1)^s · 2^(e - 15) · 1.m, or 2^-14 · 0.m.
+            let (exponent, mantissa) = (i32::from(bits >> 10 & 0x1f), f64::from(bits & 0x3ff));
+            let magnitude = match exponent {
+                0 => mantissa * 2f64.powi(-24),
+                0x1f if mantissa == 0.0 => f64::INFINITY,
+                0x1f => f64::NAN,
+                _ => (1.0 + mantissa / 1024.0) * 2f64.powi(exponent - 15),
+            };
+            let expected = if bits & 0x8000 != 0 {
+                -magnitude
+            } else {
+                magnitude
+            };
+            if expected.is_nan() {
+                assert!(value.is_nan(), "{bits:#06x}");
+                continue;
+            }
+            assert_eq!(
+                f64::from(value).to_bits(),
+                expected.to_bits(),
+                "{bits:#06x}"
+            );
+            assert_eq!(f16_bits(value), bits, "{bits:#06x}");
+        }
+    }
+
+    #[test]
+    fn rounding_to_binary16_is_to_the_nearest_ties_to_even() {
+        // Every binary16 neighbour pair, and f32s at, around and between them.
+        let check = |value: f32| {
+            let rounded = f64::from(half_precision(value));
+            let distance = (rounded - f64::from(value)).abs();
+            let bits = f16_bits(value);
+            for neighbour in [bits.wrapping_sub(1), bits.wrapping_add(1)] {
+                let other = f64::from(f32_from_f16(neighbour));
+                if other.is_finite()
+                    && (neighbour & 0x7fff) < 0x7c00
+                    && (neighbour ^ bits) & 0x8000 == 0
+                {
+                    let other_distance = (other - f64::from(value)).abs();
+                    assert!(
+                        distance <= other_distance,
+                        "{value:e}: {rounded:e} or {other:e}"
+                    );
+                    if distance == other_distance {
+                        assert_eq!(bits & 1, 0, "{value:e}: a tie goes to the even one");
+                    }
+                }
+            }
+        };
+        for bits in (0..0x7bffu16).step_by(3) {
+            let (low, high) = (f32_from_f16(bits), f32_from_f16(bits + 1));
+            let middle = (low + high) / 2.0; // exact: both are f32s with room below
+            for value in [
+                low,
+                middle,
+                f32::from_bits(middle.to_bits() - 1),
+                f32::from_bits(middle.to_bits() + 1),
+            ] {
+                check(value);
+                check(-value);
+            }
+        }
+        assert_eq!(f16_bits(65504.0), 0x7bff);
+        assert_eq!(
+            f16_bits(65520.0),
+            0x7c00,
+            "halfway to the next power: infinity"
+        );
+        assert_eq!(f16_bits(1e-8), 0);
+        assert_eq!(f16_bits(f32::from_bits(1)), 0);
+        assert_eq!(f16_bits(-0.0), 0x8000);
+    }
+
+    #[test]
+    fn a_binary16_payload_is_the_f32_one_with_two_bytes_per_output_weight() {
+        let mut parts = demo_model().into_parts();
+        let w2 = &parts.mlp.parts().w2;
+        let rounded: Vec<f32> = w2.iter().map(|&v| half_precision(v)).collect();
+        let mut weights = parts.mlp.parts().clone();
+        weights.w2 = rounded;
+        parts.mlp = Mlp::from_parts(weights).unwrap();
+        let as_f32 = to_bytes(&parts);
+        parts.storage = Storage::F16;
+        let as_f16 = to_bytes(&parts);
+        assert_eq!(as_f32.len() - as_f16.len(), 2 * parts.mlp.parts().w2.len());
+        assert_eq!(from_bytes(&as_f16, Storage::F16).unwrap(), parts);
+        assert!(from_bytes(&as_f16, Storage::F32).is_err());
     }
 }

@@ -41,12 +41,13 @@ mod scaler;
 mod wide;
 
 pub use artifact::{decode, encode, ArtifactError, FORMAT_VERSION};
+pub use codec::half_precision;
 pub use labels::LabelEncoder;
 pub use mlp::{Mlp, MlpParts, ShapeError};
 pub use model::{Model, ModelError};
 pub use parts::{
-    CatalogEntry, EpochReport, Input, Metadata, ModelParts, Objective, Optimizer, TestMetrics,
-    TrainConfig,
+    CatalogEntry, EpochReport, Input, Metadata, ModelParts, Objective, Optimizer, Storage,
+    TestMetrics, TrainConfig,
 };
 pub use rank::{rank, rank_summing, RankError, Ranking, Recommendation, WatchEvent, MAX_HISTORY};
 pub use scaler::{feature_row, Scaler, FEATURES};

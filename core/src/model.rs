@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::codec;
 use crate::labels::LabelEncoder;
 use crate::mlp::Mlp;
-use crate::parts::{CatalogEntry, Input, Metadata, ModelParts, Objective};
+use crate::parts::{CatalogEntry, Input, Metadata, ModelParts, Objective, Storage};
 use crate::scaler::{Scaler, FEATURES};
 
 /// A trained model with everything needed to rank. Build one with [`Model::new`].
@@ -21,6 +21,12 @@ pub struct Model {
     /// SHA-256 of the payload: the artifact's checksum.
     digest: [u8; 32],
     id: String,
+    /// For a network of recent movies, the embeddings (the columns of `w2`) one class after
+    /// another, laid out once here so a ranking reads a watched movie's `d` numbers in a row
+    /// instead of `d` scattered ones; empty for a network of features.
+    embeddings: Vec<f32>,
+    /// Whether each class has an embedding (a column not all zeros: training saw the movie).
+    embedded: Vec<bool>,
 }
 
 /// Parts that do not fit together; the message says which and how.
@@ -46,7 +52,38 @@ impl Model {
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
-        Ok(Model { parts, digest, id })
+        let (mut embeddings, mut embedded) = (Vec::new(), Vec::new());
+        if let Input::Recent { .. } = parts.input {
+            let (width, classes) = (parts.mlp.hidden(), parts.mlp.classes());
+            let w2 = &parts.mlp.parts().w2;
+            embeddings = vec![0.0; w2.len()];
+            for (unit, row) in w2.chunks_exact(classes).enumerate() {
+                for (class, &value) in row.iter().enumerate() {
+                    embeddings[class * width + unit] = value;
+                }
+            }
+            embedded = embeddings
+                .chunks_exact(width)
+                .map(|embedding| embedding.iter().any(|&v| v != 0.0))
+                .collect();
+        }
+        Ok(Model {
+            parts,
+            digest,
+            id,
+            embeddings,
+            embedded,
+        })
+    }
+
+    /// The embedding of class `class` of a network of recent movies; `None` when it has none
+    /// (all zeros) or the network reads features.
+    pub(crate) fn embedding(&self, class: usize) -> Option<&[f32]> {
+        if !*self.embedded.get(class)? {
+            return None;
+        }
+        let width = self.parts.mlp.hidden();
+        Some(&self.embeddings[class * width..][..width])
     }
 
     /// SHA-256 of the artifact's payload.
@@ -217,6 +254,18 @@ fn validate(parts: &ModelParts) -> Result<(), ModelError> {
             entry.id,
             entry.title.len()
         ));
+    }
+    if parts.storage == Storage::F16 {
+        let w2 = &mlp.parts().w2;
+        if let Some(index) = w2
+            .iter()
+            .position(|&v| codec::half_precision(v).to_bits() != v.to_bits())
+        {
+            return invalid(format!(
+                "w2[{index}] is {}, not a binary16 value, which its storage needs",
+                w2[index]
+            ));
+        }
     }
     let catalog_has = |id: &u64| catalog.binary_search_by_key(id, |entry| entry.id).is_ok();
     if let Some(id) = labels.classes().iter().find(|id| !catalog_has(id)) {

@@ -24,6 +24,24 @@ pub struct ModelParts {
     pub catalog: Vec<CatalogEntry>,
     /// What the network reads: one watch's features, or the viewer's recent movies.
     pub input: Input,
+    /// How `model.bin` stores the output layer's weights. Not a field of the payload: the
+    /// artifact's format version says it (3: f32, 4: binary16).
+    #[serde(skip)]
+    pub storage: Storage,
+}
+
+/// How `model.bin` stores the output layer's weights (`w2`; for a next-watch model, the movie
+/// embeddings: most of a large catalog's bytes). Whatever the storage, the model holds and
+/// ranks with `f32`s, so the ranking's arithmetic does not depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// Four bytes each, IEEE binary32 (format 3).
+    #[default]
+    F32,
+    /// Two bytes each, IEEE binary16 (format 4): every weight is a binary16 value, held as
+    /// the `f32` it equals (each binary16 value is exactly an `f32`), so decoding loses
+    /// nothing and gives the same bits natively and in WebAssembly. Training rounds to it.
+    F16,
 }
 
 /// What the network of a model reads, which says how a history becomes its input.

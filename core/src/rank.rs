@@ -98,21 +98,7 @@ pub fn rank_summing<'a>(
             watched[class] = true;
         }
     }
-    let mut ranked: Vec<(u64, f32)> = model
-        .classes()
-        .iter()
-        .zip(&scores)
-        .zip(&watched)
-        .filter(|(_, &watched)| !watched)
-        .map(|((&content_id, &score), _)| (content_id, score))
-        .collect();
-    // Content ids are distinct, so the order is total and an unstable sort gives one answer.
-    // (Selecting the k best before sorting saved 0.3 µs natively and cost 2.3 KB of the
-    // page's gzipped wasm, too much of its budget.)
-    ranked.sort_unstable_by(|(a_id, a_score), (b_id, b_score)| {
-        b_score.total_cmp(a_score).then(a_id.cmp(b_id))
-    });
-    ranked.truncate(k);
+    let ranked = best(model.classes(), &scores, &watched, k);
     let recommendations = ranked
         .into_iter()
         .map(|(content_id, score)| Recommendation {
@@ -127,6 +113,43 @@ pub fn rank_summing<'a>(
         recommendations,
         ignored,
     })
+}
+
+/// Up to this many recommendations are kept in order as the scores go by; more are sorted.
+const FEW: usize = 64;
+
+/// The `k` best unwatched `(content id, score)` pairs, best first: by score, then by content
+/// id. Content ids are distinct, so the order is total and there is one answer, the first `k`
+/// of all of them sorted. For a few (the page asks for 10), each score is compared with the
+/// worst kept and most go no further: sorting all 9,742 movies of a large catalog made its
+/// ranking in the page 335–350 µs (fastest batch), against 110 µs this way.
+fn best(classes: &[u64], scores: &[f32], watched: &[bool], k: usize) -> Vec<(u64, f32)> {
+    let order = |(a_id, a_score): &(u64, f32), (b_id, b_score): &(u64, f32)| {
+        b_score.total_cmp(a_score).then(a_id.cmp(b_id))
+    };
+    let before = |a: &(u64, f32), b: &(u64, f32)| order(a, b).is_lt();
+    let unwatched = classes
+        .iter()
+        .zip(scores)
+        .zip(watched)
+        .filter(|(_, &watched)| !watched)
+        .map(|((&content_id, &score), _)| (content_id, score));
+    if k > FEW {
+        let mut ranked: Vec<(u64, f32)> = unwatched.collect();
+        ranked.sort_unstable_by(order);
+        ranked.truncate(k);
+        return ranked;
+    }
+    let mut kept: Vec<(u64, f32)> = Vec::with_capacity(k + 1);
+    for candidate in unwatched {
+        if kept.len() == k && !kept.last().is_some_and(|worst| before(&candidate, worst)) {
+            continue;
+        }
+        let at = kept.partition_point(|kept| before(kept, &candidate));
+        kept.insert(at, candidate);
+        kept.truncate(k);
+    }
+    kept
 }
 
 /// The scores of every class in class order for the history's known events, and the content
@@ -198,27 +221,24 @@ fn mean_of_event_outputs(
 /// movie. No event, or none with an embedding, gives the zero input: the ranking of a first
 /// visit.
 fn next_watch(model: &Model, weights: &[f32], known: &[(&CatalogEntry, f64)]) -> Vec<f32> {
-    let mlp = model.mlp().parts();
-    let (width, classes) = (mlp.hidden as usize, mlp.classes as usize);
-    let mut input = vec![0.0f32; width];
+    let mlp = model.mlp();
+    let mut input = vec![0.0f32; mlp.inputs()];
     let mut total = 0.0f32;
-    let has_embedding = |class: &usize| mlp.w2.chunks_exact(classes).any(|row| row[*class] != 0.0);
     let latest_first = known
         .iter()
         .rev()
-        .filter_map(|(movie, _)| model.labels().index_of(movie.id))
-        .filter(has_embedding);
-    for (&weight, class) in weights.iter().zip(latest_first) {
-        for (value, row) in input.iter_mut().zip(mlp.w2.chunks_exact(classes)) {
-            *value += weight * row[class];
+        .filter_map(|(movie, _)| model.embedding(model.labels().index_of(movie.id)?));
+    for (&weight, embedding) in weights.iter().zip(latest_first) {
+        for (value, &e) in input.iter_mut().zip(embedding) {
+            *value += weight * e;
         }
         total += weight;
     }
     if total > 0.0 {
         input.iter_mut().for_each(|value| *value /= total);
     }
-    let mut probabilities = vec![0.0f32; classes];
-    model.mlp().probabilities(&input, &mut probabilities);
+    let mut probabilities = vec![0.0f32; mlp.classes()];
+    mlp.probabilities(&input, &mut probabilities);
     probabilities
 }
 

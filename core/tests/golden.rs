@@ -8,9 +8,10 @@
 use cinerec_core::{decode, rank, Model, WatchEvent};
 use serde_json::{json, Value};
 
-/// Each kind of network with its golden file: the co-watch demo model (features of one
-/// watch), and the next-watch demo model (recent movies, the default).
-const MODELS: [(&[u8], &str, &str); 2] = [
+/// Each kind of network and storage with its golden file: the co-watch demo model (features
+/// of one watch), the next-watch demo model as format 3 wrote it (recent movies, f32), and as
+/// the default writes it now (format 4: binary16 embeddings, the width of a small catalog).
+const MODELS: [(&[u8], &str, &str); 3] = [
     (
         include_bytes!("data/model.bin"),
         include_str!("data/rank_golden.json"),
@@ -22,6 +23,14 @@ const MODELS: [(&[u8], &str, &str); 2] = [
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/data/rank_golden_next.json"
+        ),
+    ),
+    (
+        include_bytes!("data/model_next_half.bin"),
+        include_str!("data/rank_golden_next_half.json"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/rank_golden_next_half.json"
         ),
     ),
 ];

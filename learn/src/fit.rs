@@ -8,7 +8,7 @@
 use cinerec_core::watch_log::WatchRow;
 use cinerec_core::{
     catalog::Movie, feature_row, CatalogEntry, EpochReport, Input, LabelEncoder, Metadata, Model,
-    ModelParts, Objective, Scaler, TrainConfig, FEATURES,
+    ModelParts, Objective, Scaler, Storage, TrainConfig, FEATURES,
 };
 use ndarray::Array2;
 
@@ -116,6 +116,7 @@ pub fn fit(
         mlp,
         catalog: entries,
         input: Input::Features,
+        storage: Storage::F32,
     })?)
 }
 

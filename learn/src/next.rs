@@ -14,6 +14,9 @@
 //! earlier watches as input). So `evaluate` on the training log measures each viewer's last
 //! watch, which no step trained on.
 //!
+//! The embeddings are stored as binary16 ([`Storage::F16`]): training runs in f32 and rounds
+//! them once at the end, and the test figures are the rounded model's.
+//!
 //! Movies the training targets and inputs never name (a catalog is larger than its logs) get
 //! no embedding (zeros) and a bias from their catalog features: a least-squares fit of the
 //! trained movies' biases on `ln(1 + popularity)` and the rating.
@@ -23,8 +26,8 @@ use std::collections::BTreeMap;
 use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchRow;
 use cinerec_core::{
-    rank, CatalogEntry, EpochReport, Input, LabelEncoder, Metadata, Mlp, MlpParts, Model,
-    ModelParts, Scaler, TestMetrics, TrainConfig, WatchEvent, FEATURES,
+    half_precision, rank, CatalogEntry, EpochReport, Input, LabelEncoder, Metadata, Mlp, MlpParts,
+    Model, ModelParts, Scaler, Storage, TestMetrics, TrainConfig, WatchEvent, FEATURES,
 };
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, Axis};
@@ -182,6 +185,7 @@ pub(crate) fn fit(
         mlp,
         catalog: entries,
         input: Input::Recent { weights },
+        storage: Storage::F16,
     };
     // The test figures come from the model as it serves: core's ranking of each viewer's
     // watches before the last one, watched movies left out.
@@ -254,6 +258,19 @@ struct Batch {
     grad_b1: Array1<f32>,
     grad_bias: Array1<f32>,
     grad_recency: Array1<f32>,
+}
+
+impl Batch {
+    /// The gradients [`Network::gradients`] left, in the order of [`Network::parameters`].
+    fn gradients(&self) -> [&[f32]; 5] {
+        [
+            self.grad_embeddings.as_slice().expect("standard layout"),
+            self.grad_w1.as_slice().expect("standard layout"),
+            self.grad_b1.as_slice().expect("contiguous"),
+            self.grad_bias.as_slice().expect("contiguous"),
+            self.grad_recency.as_slice().expect("contiguous"),
+        ]
+    }
 }
 
 impl Network {
@@ -361,8 +378,9 @@ impl Network {
         (loss, correct)
     }
 
-    /// The backward pass of the batch `forward` left, and one Adam step.
-    fn backward(&mut self, examples: &Examples, chunk: &[usize], batch: &mut Batch, step: &Step) {
+    /// The backward pass of the batch `forward` left: the gradients of the batch's mean
+    /// cross-entropy into `batch` (its softmax is overwritten).
+    fn gradients(&self, examples: &Examples, chunk: &[usize], batch: &mut Batch) {
         let b = chunk.len();
         let classes = self.classes() as u32;
         let mut scores = batch.scores.slice_mut(s![..b, ..]);
@@ -431,33 +449,36 @@ impl Network {
                     .scaled_add(share, &grad_input);
             }
         }
+    }
 
-        let [m_embeddings, m_w1, m_b1, m_bias, m_recency] = &mut self.moments;
-        step.apply(
-            flat(&mut self.embeddings),
-            batch.grad_embeddings.as_slice().expect("standard layout"),
-            m_embeddings,
-        );
-        step.apply(
-            flat(&mut self.w1),
-            batch.grad_w1.as_slice().expect("standard layout"),
-            m_w1,
-        );
-        step.apply(
-            self.b1.as_slice_mut().expect("contiguous"),
-            batch.grad_b1.as_slice().expect("contiguous"),
-            m_b1,
-        );
-        step.apply(
-            self.bias.as_slice_mut().expect("contiguous"),
-            batch.grad_bias.as_slice().expect("contiguous"),
-            m_bias,
-        );
-        step.apply(
-            self.recency.as_slice_mut().expect("contiguous"),
-            batch.grad_recency.as_slice().expect("contiguous"),
-            m_recency,
-        );
+    /// The trainable tensors as flat slices and their optimiser moments, in the order of
+    /// [`Batch::gradients`].
+    fn parameters(&mut self) -> ([&mut [f32]; 5], &mut [Moments; 5]) {
+        let Network {
+            embeddings,
+            w1,
+            b1,
+            bias,
+            recency,
+            moments,
+        } = self;
+        let tensors = [
+            flat(embeddings),
+            flat(w1),
+            b1.as_slice_mut().expect("contiguous"),
+            bias.as_slice_mut().expect("contiguous"),
+            recency.as_slice_mut().expect("contiguous"),
+        ];
+        (tensors, moments)
+    }
+
+    /// One optimiser step with the gradients in `batch`.
+    fn step(&mut self, batch: &Batch, step: &Step) {
+        let (tensors, moments) = self.parameters();
+        for ((tensor, gradient), moments) in tensors.into_iter().zip(batch.gradients()).zip(moments)
+        {
+            step.apply(tensor, gradient, moments);
+        }
     }
 
     fn train(
@@ -493,7 +514,8 @@ impl Network {
                     steps_done.min(i32::MAX as usize) as i32,
                     rate,
                 );
-                self.backward(train, chunk, &mut batch, &step);
+                self.gradients(train, chunk, &mut batch);
+                self.step(&batch, &step);
             }
             let (mut val_loss, mut val_correct) = (0.0, 0);
             let all: Vec<usize> = (0..validation.len()).collect();
@@ -566,7 +588,8 @@ impl Network {
             classes: classes as u32,
             w1: self.w1.iter().copied().collect(),
             b1: self.b1.to_vec(),
-            w2: self.embeddings.iter().copied().collect(),
+            // Stored as binary16 (`Storage::F16`): half the bytes of a large catalog's model.
+            w2: self.embeddings.iter().map(|&v| half_precision(v)).collect(),
             b2: self.bias.to_vec(),
         })
         .map_err(TrainError::Diverged)?;
@@ -728,6 +751,63 @@ mod tests {
         let ids = [10, 11, 12, 13, 14];
         let (a, b) = (train(&cyclic_rows(), &ids), train(&cyclic_rows(), &ids));
         assert_eq!(cinerec_core::encode(&a), cinerec_core::encode(&b));
+    }
+
+    /// The backward pass against finite differences of the forward pass's mean
+    /// cross-entropy, for a few weights of every tensor: the embeddings both as inputs (through
+    /// the weighted mean) and as outputs, the hidden layer, the biases and the recency weights.
+    #[test]
+    fn the_gradients_are_the_loss_finite_differences() {
+        let (width, classes) = (4, 6);
+        let mut rng = Rng::new(3);
+        // Windows of one to five watches (padded with `classes`), one target each.
+        let mut inputs = Vec::new();
+        let mut targets = Vec::new();
+        for example in 0..7usize {
+            let watched = 1 + example % 5;
+            inputs.extend((0..WINDOW).map(|p| {
+                if p < watched {
+                    ((example * 5 + p * 3) % classes) as u32
+                } else {
+                    classes as u32
+                }
+            }));
+            targets.push((example * 2 + 1) % classes);
+        }
+        let examples = Examples { inputs, targets };
+        let mut network = Network::new(width, classes, &examples, &mut rng);
+        // Larger embeddings than the initial 0.05, so every path carries a real gradient.
+        network.embeddings.mapv_inplace(|v| v * 10.0);
+        network.b1.fill(0.1);
+        let chunk: Vec<usize> = (0..examples.len()).collect();
+        let mut batch = network.batch(chunk.len());
+        let loss = |network: &Network| {
+            let mut batch = network.batch(chunk.len());
+            network.forward(&examples, &chunk, &mut batch).0 / chunk.len() as f64
+        };
+        network.forward(&examples, &chunk, &mut batch);
+        network.gradients(&examples, &chunk, &mut batch);
+        let analytic: Vec<Vec<f32>> = batch.gradients().iter().map(|g| g.to_vec()).collect();
+        let epsilon = 1e-3f32;
+        let mut checked = 0;
+        for (tensor, gradient) in analytic.iter().enumerate() {
+            for index in (0..gradient.len()).step_by(gradient.len().div_ceil(6)) {
+                let original = network.parameters().0[tensor][index];
+                network.parameters().0[tensor][index] = original + epsilon;
+                let above = loss(&network);
+                network.parameters().0[tensor][index] = original - epsilon;
+                let below = loss(&network);
+                network.parameters().0[tensor][index] = original;
+                let numeric = (above - below) / (2.0 * f64::from(epsilon));
+                let analytic = f64::from(gradient[index]);
+                assert!(
+                    (numeric - analytic).abs() <= 1e-4 + 0.01 * analytic.abs(),
+                    "tensor {tensor}[{index}]: backward {analytic:.6}, finite differences {numeric:.6}"
+                );
+                checked += usize::from(analytic.abs() > 1e-3);
+            }
+        }
+        assert!(checked >= 20, "only {checked} gradients were far from zero");
     }
 
     #[test]

@@ -70,8 +70,14 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         Objective::Next
     };
-    let config = train::config(&args.hyper, args.seed, objective);
-    let trained = train::train_files(&log_path, &movies_path, out, &config)?;
+    let trained = train::train_files(
+        &log_path,
+        &movies_path,
+        out,
+        &args.hyper,
+        args.seed,
+        objective,
+    )?;
     let held_out = evaluate::evaluate(&trained.model_path, &log_path, None)?;
     let new_viewers = evaluate::evaluate(&trained.model_path, &new_viewers_path, None)?;
     for (name, evaluation) in [

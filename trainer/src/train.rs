@@ -48,8 +48,8 @@ pub struct HyperArgs {
     /// Passes over the training split [default: 5 for next, 40 for co-watch, 10 for item].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_EPOCHS)))]
     pub epochs: Option<u32>,
-    /// Hidden units; for next, also the width of a movie's embedding [default: 128 for next,
-    /// 64 otherwise].
+    /// Hidden units; for next, also the width of a movie's embedding [default: 64, and for
+    /// next 128 for catalogs of 1,000 to 5,859 movies, 32 above 11,718].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub hidden: Option<u32>,
     /// Rows per mini-batch.
@@ -120,14 +120,17 @@ pub struct Trained {
     pub rows_per_second: f64,
 }
 
-/// The training configuration the flags describe; `objective` when the flags name none.
-pub fn config(hyper: &HyperArgs, seed: u64, objective: Objective) -> TrainConfig {
+/// The training configuration the flags describe; `objective` when the flags name none, and
+/// a width for a network of `classes` movies when they give none.
+pub fn config(hyper: &HyperArgs, seed: u64, objective: Objective, classes: usize) -> TrainConfig {
     let optimizer = hyper.optimizer.into();
     let objective = hyper.objective.map_or(objective, Objective::from);
     TrainConfig {
         objective,
         epochs: hyper.epochs.unwrap_or_else(|| default_epochs(objective)),
-        hidden: hyper.hidden.unwrap_or_else(|| default_hidden(objective)),
+        hidden: hyper
+            .hidden
+            .unwrap_or_else(|| default_hidden(objective, classes)),
         batch_size: hyper.batch_size,
         optimizer,
         learning_rate: hyper
@@ -137,12 +140,15 @@ pub fn config(hyper: &HyperArgs, seed: u64, objective: Objective) -> TrainConfig
     }
 }
 
-/// Trains on `watch_log_path` and writes the three outputs into `out`.
+/// Trains on `watch_log_path` as the flags say (`objective` when they name none) and writes
+/// the three outputs into `out`.
 pub fn train_files(
     watch_log_path: &Path,
     movies_path: &Path,
     out: &Path,
-    config: &TrainConfig,
+    hyper: &HyperArgs,
+    seed: u64,
+    objective: Objective,
 ) -> Result<Trained> {
     let watch_log = read_watch_log(watch_log_path)?;
     let catalog = read_catalog(movies_path)?;
@@ -155,6 +161,10 @@ pub fn train_files(
     }
     check_log_matches_catalog(&watch_log.log, &catalog.movies, watch_log_path, movies_path)?;
     check_feature_sums(watch_log_path, &watch_log.log)?;
+    // The movies a next-watch network scores: the catalog's (every logged one is among them,
+    // checked above). Its default width follows their number.
+    let classes = catalog.movies.len();
+    let config = &config(hyper, seed, objective, classes);
     limits::check_training(&watch_log.log.rows, catalog.movies.len(), config)?;
     // Outputs that cannot be written are refused before the training, not after.
     let [model_path, metrics_path, curves_path] =
@@ -259,7 +269,9 @@ pub fn run(args: &Args) -> Result<()> {
         &args.watch_log,
         &args.movies,
         &args.out,
-        &config(&args.hyper, args.seed, Objective::Next),
+        &args.hyper,
+        args.seed,
+        Objective::Next,
     )?;
     outln!(
         "model {} ({} bytes) written to {}: test accuracy {:.4}, top-10 {:.4}, {:.0} rows/s",

@@ -1,6 +1,6 @@
 //! In headless Chromium (`wasm-pack test --headless --chrome wasm`): the browser ranks the
-//! golden histories to the very bits pinned in `core/tests/data/rank_golden.json` (which
-//! core's native test also checks), and bad model bytes are errors that say what is wrong.
+//! golden histories to the very bits pinned in `core/tests/data/rank_golden*.json` (which
+//! core's native test also checks: one file per kind of model), and bad model bytes are errors that say what is wrong.
 //! A last test times the ranking the page runs, for `scripts/bench.sh` to report.
 
 #![cfg(target_family = "wasm")]
@@ -14,6 +14,8 @@ const MODEL: &[u8] = include_bytes!("../../core/tests/data/model.bin");
 const GOLDEN: &str = include_str!("../../core/tests/data/rank_golden.json");
 const MODEL_NEXT: &[u8] = include_bytes!("../../core/tests/data/model_next.bin");
 const GOLDEN_NEXT: &str = include_str!("../../core/tests/data/rank_golden_next.json");
+const MODEL_NEXT_HALF: &[u8] = include_bytes!("../../core/tests/data/model_next_half.bin");
+const GOLDEN_NEXT_HALF: &str = include_str!("../../core/tests/data/rank_golden_next_half.json");
 
 #[wasm_bindgen_test]
 fn the_browser_ranks_the_golden_histories_to_the_pinned_bits() {
@@ -23,6 +25,13 @@ fn the_browser_ranks_the_golden_histories_to_the_pinned_bits() {
 #[wasm_bindgen_test]
 fn the_browser_ranks_the_next_watch_golden_histories_to_the_pinned_bits() {
     replay(MODEL_NEXT, GOLDEN_NEXT);
+}
+
+/// Format 4: the embeddings stored as binary16, decoded in wasm to the f32s core's native
+/// test decodes them to.
+#[wasm_bindgen_test]
+fn the_browser_ranks_the_binary16_golden_histories_to_the_pinned_bits() {
+    replay(MODEL_NEXT_HALF, GOLDEN_NEXT_HALF);
 }
 
 fn replay(model: &[u8], golden: &str) {
