@@ -9,6 +9,7 @@ cargo fmt --all -- --check
 shellcheck scripts/*.sh
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p cinerec-core --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p cinerec-experiment --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p cinerec-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 cargo test --workspace
 wasm-pack test --headless --chrome wasm
