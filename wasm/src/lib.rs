@@ -1,7 +1,7 @@
 /*!
 `cinerec-wasm` is cinerec in the visitor's browser: [`Recommender`], the class JavaScript
-builds from the bytes of `model.bin`, and the page itself (`page`), rendered from Rust
-through web-sys.
+builds from the bytes of `model.bin`, the page itself (`page`), rendered from Rust
+through web-sys, and the page's rules of a private A/B test (`experiment`).
 
 It adds no arithmetic and no rule of its own: decoding and ranking are `cinerec-core`'s, the
 very code the server runs, so the page and `/batch-predict` agree to the bit. What lives here
@@ -14,11 +14,13 @@ vectors in Chromium.
 */
 #![deny(missing_docs)]
 
+mod experiment;
 mod history;
 #[cfg(target_family = "wasm")]
 mod page;
 mod recommender;
 
+pub use experiment::{experiment_arm, experiment_period, experiment_report};
 pub use recommender::{Ranked, Recommender};
 
 #[cfg(target_family = "wasm")]
