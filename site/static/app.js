@@ -103,23 +103,22 @@ async function runningExperiment() {
     if (!response.ok) return null;
     const plan = await response.json();
     if (plan === null) localStorage.removeItem(EXPERIMENT_KEY);
-    return plan && typeof plan.name === 'string' && Array.isArray(plan.arms) ? plan : null;
+    return plan && typeof plan.name === 'string' && Array.isArray(plan.arms) && plan.arms.length === 2 ? plan : null;
   } catch {
     return null;
   }
 }
 
-// This device's arm of `plan` and its model's URL; a new experiment gets a new draw.
+// This device's arm of `plan` (its place in `plan.arms`, control then candidate) and that
+// arm's entry; a new experiment gets a new draw.
 function join(wasm, plan) {
   let kept = readStored(EXPERIMENT_KEY);
   if (!kept || kept.name !== plan.name || !(kept.draw >= 0 && kept.draw < 1)) {
     kept = { name: plan.name, draw: freshDraw(), reported: null };
     store(EXPERIMENT_KEY, kept);
   }
-  const candidate = plan.arms.find((arm) => arm.name === 'candidate');
-  const name = wasm.experimentArm(kept.draw, candidate ? candidate.share : 0);
-  const arm = plan.arms.find((entry) => entry.name === name);
-  return { name, model: arm ? arm.model : 'model.bin' };
+  const index = wasm.experimentArm(kept.draw, plan.arms[1].share);
+  return { index, ...plan.arms[index] };
 }
 
 function reporting() {
@@ -155,7 +154,7 @@ function measure(wasm, plan, arm) {
       const kept = readStored(EXPERIMENT_KEY);
       const period = wasm.experimentPeriod(Date.now());
       if (!kept || kept.name !== plan.name || kept.reported === period) return;
-      const body = wasm.experimentReport(arm, [...card.parentElement.children].indexOf(card), freshDraw());
+      const body = wasm.experimentReport(arm.index, [...card.parentElement.children].indexOf(card), freshDraw());
       if (body === undefined) return;
       // Marked before sending: a report lost on the way is not sent again this period.
       store(EXPERIMENT_KEY, { ...kept, reported: period });
@@ -188,6 +187,6 @@ Promise.all([import('./pkg/cinerec_wasm.js'), runningExperiment()])
     wasm.run(await modelBytes(arm.model));
     document.documentElement.dataset.experimentArm = arm.name;
     reportingControl();
-    measure(wasm, plan, arm.name);
+    measure(wasm, plan, arm);
   })
   .catch((error) => fallback(error instanceof Error ? error.message : String(error)));

@@ -7,11 +7,12 @@ use cinerec_experiment::{assign, metric, Arm, Report};
 #[cfg(target_family = "wasm")]
 use wasm_bindgen::prelude::*;
 
-/// The arm (`"control"` or `"candidate"`) of a device whose kept draw is `draw` when the
-/// candidate takes `candidate_share` of the devices.
+/// The arm of a device whose kept draw is `draw` when the candidate takes `candidate_share`
+/// of the devices, as its place in `GET /experiment`'s `arms` (0 control, 1 candidate): a
+/// number, which keeps string glue out of the page's download.
 #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = experimentArm))]
-pub fn experiment_arm(draw: f64, candidate_share: f64) -> String {
-    assign(draw, candidate_share).name().to_string()
+pub fn experiment_arm(draw: f64, candidate_share: f64) -> usize {
+    assign(draw, candidate_share).index()
 }
 
 /// The reporting period of a time in milliseconds since the epoch (`Date.now()`).
@@ -20,13 +21,13 @@ pub fn experiment_period(unix_millis: f64) -> f64 {
     metric::period(unix_millis) as f64
 }
 
-/// The report body of a device in `arm` whose first click of the period was on the card at
-/// `position` (0 for the first), randomized with a fresh uniform `draw`; `undefined` for a
-/// name that is not an arm.
+/// The report body of a device in arm number `arm` (see [`experiment_arm`]) whose first
+/// click of the period was on the card at `position` (0 for the first), randomized with a
+/// fresh uniform `draw`; `undefined` for a number that is not an arm.
 #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = experimentReport))]
-pub fn experiment_report(arm: &str, position: u32, draw: f64) -> Option<String> {
-    let arm = Arm::from_name(arm)?;
-    Some(Report::new(arm, metric::outcome(position as usize), draw).to_json())
+pub fn experiment_report(arm: usize, position: usize, draw: f64) -> Option<String> {
+    let arm = *Arm::ALL.get(arm)?;
+    Some(Report::new(arm, metric::outcome(position), draw).to_json())
 }
 
 #[cfg(test)]
@@ -35,14 +36,14 @@ mod tests {
 
     #[test]
     fn the_page_translates_the_crates_rules() {
-        assert_eq!(experiment_arm(0.0, 0.1), "candidate");
-        assert_eq!(experiment_arm(0.5, 0.1), "control");
+        assert_eq!(experiment_arm(0.0, 0.1), Arm::Candidate.index());
+        assert_eq!(experiment_arm(0.5, 0.1), Arm::Control.index());
         assert_eq!(experiment_period(7.0 * 86_400_000.0), 1.0);
         // A click on the third card with a draw that keeps the truth, on the fourth with one
         // that flips it: both report 1.
-        let kept = experiment_report("candidate", 2, 0.1).unwrap();
+        let kept = experiment_report(1, 2, 0.1).unwrap();
         assert_eq!(kept, r#"{"arm":"candidate","bit":1}"#);
-        assert_eq!(experiment_report("candidate", 3, 0.9), Some(kept));
-        assert_eq!(experiment_report("treatment", 0, 0.1), None);
+        assert_eq!(experiment_report(1, 3, 0.9), Some(kept));
+        assert_eq!(experiment_report(2, 0, 0.1), None);
     }
 }
