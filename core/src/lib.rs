@@ -48,9 +48,7 @@ pub use parts::{
     CatalogEntry, EpochReport, Input, Metadata, ModelParts, Objective, Optimizer, TestMetrics,
     TrainConfig,
 };
-pub use rank::{
-    rank, rank_cached, EventCache, RankError, Ranking, Recommendation, WatchEvent, MAX_HISTORY,
-};
+pub use rank::{rank, rank_summing, RankError, Ranking, Recommendation, WatchEvent, MAX_HISTORY};
 pub use scaler::{feature_row, Scaler, FEATURES};
 #[doc(hidden)]
 pub use wide::{lane_max, LANES};

@@ -170,7 +170,7 @@ impl Mlp {
 
     /// [`probabilities`](Mlp::probabilities) of each row, written one after another into
     /// `out` (`classes()` values per row).
-    pub(crate) fn probabilities_of_rows(&self, rows: &[f32], out: &mut [f32]) {
+    pub fn probabilities_of_rows(&self, rows: &[f32], out: &mut [f32]) {
         debug_assert_eq!(rows.len() % self.inputs(), 0);
         debug_assert_eq!(out.len(), rows.len() / self.inputs() * self.classes());
         forward(&self.parts, &self.w2_blocked, rows, out, false);

@@ -14,12 +14,8 @@
 //! the page and the server treat them the same way; a history of only such events ranks as
 //! the empty one.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-
 use serde::{Deserialize, Serialize};
 
-use crate::mlp::Mlp;
 use crate::model::Model;
 use crate::parts::{CatalogEntry, Input};
 use crate::scaler::{feature_row, FEATURES};
@@ -77,27 +73,25 @@ pub fn rank<'a>(
     history: &[WatchEvent],
     k: usize,
 ) -> Result<Ranking<'a>, RankError> {
-    ranking(model, None, history, k)
+    rank_summing(model, history, k, |rows, sums| {
+        model.mlp().add_probabilities(rows, sums)
+    })
 }
 
-/// [`rank`], to the bit, taking each event's softmax output from `cache` when an earlier
-/// ranking computed it (see [`EventCache`]).
-pub fn rank_cached<'a>(
+/// [`rank`], with the sum of the events' softmax outputs made by the caller: for a model of
+/// [`Input::Features`] with at least one known event, `add_outputs(rows, sums)` is called once
+/// with the events' standardised feature rows ([`FEATURES`] values each, in history order)
+/// and must add to `sums` what [`Mlp::add_probabilities`](crate::Mlp::add_probabilities)
+/// would, to the bit (a server may keep each row's
+/// [`Mlp::probabilities_of_rows`](crate::Mlp::probabilities_of_rows) output for the next
+/// request that has it). Any other ranking never calls it.
+pub fn rank_summing<'a>(
     model: &'a Model,
-    cache: &EventCache,
     history: &[WatchEvent],
     k: usize,
+    add_outputs: impl FnOnce(&[f32], &mut [f32]),
 ) -> Result<Ranking<'a>, RankError> {
-    ranking(model, Some(cache), history, k)
-}
-
-fn ranking<'a>(
-    model: &'a Model,
-    cache: Option<&EventCache>,
-    history: &[WatchEvent],
-    k: usize,
-) -> Result<Ranking<'a>, RankError> {
-    let (scores, ignored) = scores(model, cache, history)?;
+    let (scores, ignored) = scores(model, add_outputs, history)?;
     let mut watched = vec![false; scores.len()];
     for event in history {
         if let Some(class) = model.labels().index_of(event.content_id) {
@@ -139,7 +133,7 @@ fn ranking<'a>(
 /// ids that were not known.
 fn scores(
     model: &Model,
-    cache: Option<&EventCache>,
+    add_outputs: impl FnOnce(&[f32], &mut [f32]),
     history: &[WatchEvent],
 ) -> Result<(Vec<f32>, Vec<u64>), RankError> {
     let mut known = Vec::with_capacity(history.len());
@@ -157,7 +151,7 @@ fn scores(
         }
     }
     let scores = match model.input() {
-        Input::Features => mean_of_event_outputs(model, cache, &known),
+        Input::Features => mean_of_event_outputs(model, add_outputs, &known),
         Input::Recent { weights } => next_watch(model, weights, &known),
     };
     Ok((scores, ignored))
@@ -167,7 +161,7 @@ fn scores(
 /// viewer's, the standardised zero row, for none).
 fn mean_of_event_outputs(
     model: &Model,
-    cache: Option<&EventCache>,
+    add_outputs: impl FnOnce(&[f32], &mut [f32]),
     known: &[(&CatalogEntry, f64)],
 ) -> Vec<f32> {
     let classes = model.classes().len();
@@ -187,10 +181,7 @@ fn mean_of_event_outputs(
         return probabilities;
     }
     let mut sums = vec![0.0f32; classes];
-    match cache.filter(|cache| cache.model_id == model.id()) {
-        Some(cache) => cache.add_probabilities(model.mlp(), &rows, &mut sums),
-        None => model.mlp().add_probabilities(&rows, &mut sums),
-    }
+    add_outputs(&rows, &mut sums);
     let count = (rows.len() / FEATURES) as f32;
     // A mean below f32's smallest normal would be subnormal, which costs Intel cores a
     // microcode assist per operation: it is 0, as in wasm (a compare, not a CPU mode).
@@ -231,121 +222,6 @@ fn next_watch(model: &Model, weights: &[f32], known: &[(&CatalogEntry, f64)]) ->
     probabilities
 }
 
-/// The softmax outputs of the events a model has ranked, kept for the next ranking that has
-/// them: a history grows by one event per click, the page offers three watch times, so most
-/// of a visitor's events were seen before, by the same visitor or another.
-///
-/// An event's output depends only on its standardised feature row, so the row's bits are the
-/// key and a kept output has the bits [`rank`] would compute. The cache is for one model
-/// (another model's rankings do not use it). Its outputs take at most the bytes it was made
-/// for, and it keeps at most 65,536 events (the map's own overhead, some 60 bytes an event,
-/// comes on top): when full it is emptied, so a stream of events never seen before costs a
-/// little bookkeeping, not memory. The lock is held for look-ups, additions and insertions,
-/// never for the forward pass nor to free an emptied map, so requests that miss do not hold
-/// up the others.
-#[derive(Debug)]
-pub struct EventCache {
-    model_id: String,
-    limit: usize,
-    outputs: Mutex<HashMap<[u32; FEATURES], Box<[f32]>>>,
-}
-
-/// The most events an [`EventCache`] keeps, however small each output.
-const MOST_EVENTS: usize = 1 << 16;
-
-impl EventCache {
-    /// An empty cache for `model`'s events, keeping about `bytes` of outputs at most.
-    pub fn new(model: &Model, bytes: usize) -> EventCache {
-        let classes = model.classes().len();
-        EventCache {
-            model_id: model.id().to_string(),
-            limit: (bytes / (classes * std::mem::size_of::<f32>()).max(1)).min(MOST_EVENTS),
-            outputs: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Events kept now.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no event is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<[u32; FEATURES], Box<[f32]>>> {
-        // The map is whole after any panic (entries are inserted complete): keep using it.
-        self.outputs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// [`Mlp::add_probabilities`] with the outputs kept, the missing ones computed (outside
-    /// the lock, in one forward call) and kept.
-    fn add_probabilities(&self, mlp: &Mlp, rows: &[f32], sums: &mut [f32]) {
-        let key = |row: &[f32]| -> [u32; FEATURES] { std::array::from_fn(|i| row[i].to_bits()) };
-        let add = |sums: &mut [f32], output: &[f32]| {
-            sums.iter_mut().zip(output).for_each(|(sum, p)| *sum += p);
-        };
-        let classes = sums.len();
-        // Every output kept, the common case: one look-up each, under one lock.
-        let missing: Vec<usize> = {
-            let outputs = self.lock();
-            let found: Vec<Option<&[f32]>> = rows
-                .chunks_exact(FEATURES)
-                .map(|row| outputs.get(&key(row)).map(|output| &**output))
-                .collect();
-            if found.iter().all(Option::is_some) {
-                found
-                    .into_iter()
-                    .flatten()
-                    .for_each(|output| add(sums, output));
-                return;
-            }
-            (0..found.len()).filter(|&i| found[i].is_none()).collect()
-        };
-        if missing.len() > self.limit {
-            return mlp.add_probabilities(rows, sums);
-        }
-        let row = |i: usize| &rows[i * FEATURES..(i + 1) * FEATURES];
-        let gathered: Vec<f32> = missing.iter().flat_map(|&i| row(i)).copied().collect();
-        let mut computed = vec![0.0f32; missing.len() * classes];
-        mlp.probabilities_of_rows(&gathered, &mut computed);
-
-        let mut outputs = self.lock();
-        let mut fresh = missing
-            .iter()
-            .zip(computed.chunks_exact(classes))
-            .peekable();
-        let found: Option<Vec<&[f32]>> = (0..rows.len() / FEATURES)
-            .map(|i| match fresh.next_if(|(&m, _)| m == i) {
-                Some((_, output)) => Some(output),
-                None => outputs.get(&key(row(i))).map(|output| &**output),
-            })
-            .collect();
-        match found {
-            Some(found) => found.into_iter().for_each(|output| add(sums, output)),
-            // Another ranking emptied the cache since the look-up: compute them all.
-            None => {
-                drop(outputs);
-                return mlp.add_probabilities(rows, sums);
-            }
-        }
-        // Keep the new outputs; a full cache is emptied first, and freed after the lock.
-        let stale = if outputs.len() + missing.len() > self.limit {
-            std::mem::take(&mut *outputs)
-        } else {
-            HashMap::new()
-        };
-        for (&i, output) in missing.iter().zip(computed.chunks_exact(classes)) {
-            outputs.entry(key(row(i))).or_insert_with(|| output.into());
-        }
-        drop(outputs);
-        drop(stale);
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
@@ -372,7 +248,7 @@ mod tests {
                     watch_seconds: 3600.0 * hours * (1.0 + i as f64 / 20.0),
                 })
                 .collect();
-            let (scores, _) = scores(&model, None, &history).unwrap();
+            let (scores, _) = plain_scores(&model, &history).unwrap();
             assert!(
                 scores.iter().all(|s| !s.is_subnormal()),
                 "{hours} h: {scores:?}"
@@ -406,7 +282,7 @@ mod tests {
         let window: Vec<WatchEvent> = (0..weights.len()).map(|i| seen(c[2 + i % 20])).collect();
         let mut longer = vec![seen(c[30])];
         longer.extend(&window);
-        let scores = |history: &[WatchEvent]| scores(&model, None, history).unwrap().0;
+        let scores = |history: &[WatchEvent]| plain_scores(&model, history).unwrap().0;
         assert_eq!(scores(&longer), scores(&window));
     }
 
@@ -454,7 +330,7 @@ mod tests {
         let model = demo_model();
         let [a, b] = [model.classes()[0], model.classes()[5]];
         let history = [event(a, 100.0), event(b, 5000.0)];
-        let (got, ignored) = scores(&model, None, &history).unwrap();
+        let (got, ignored) = plain_scores(&model, &history).unwrap();
         assert!(ignored.is_empty());
         let classes = model.classes().len();
         let mut expected = vec![0.0f32; classes];
@@ -516,30 +392,53 @@ mod tests {
         );
     }
 
-    /// Random histories over the model's movies (and an unknown id now and then), the watch
-    /// times drawn from a few values so that events repeat.
-    fn histories(model: &Model, seed: u64, count: usize) -> Vec<Vec<WatchEvent>> {
-        let mut state = seed | 1;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
+    fn plain_scores(
+        model: &Model,
+        history: &[WatchEvent],
+    ) -> Result<(Vec<f32>, Vec<u64>), RankError> {
+        scores(
+            model,
+            |rows, sums| model.mlp().add_probabilities(rows, sums),
+            history,
+        )
+    }
+
+    #[test]
+    fn the_callers_sum_is_asked_for_once_with_the_known_events_rows_and_used() {
+        let model = demo_model();
+        let c = model.classes();
+        let history = [event(c[0], 900.0), event(99, 5.0), event(c[3], 7200.0)];
+        let mut asked = Vec::new();
+        let ranking = rank_summing(&model, &history, 5, |rows, sums| {
+            asked.push(rows.to_vec());
+            model.mlp().add_probabilities(rows, sums);
+        })
+        .unwrap();
+        assert_eq!(bits(&ranking), bits(&rank(&model, &history, 5).unwrap()));
+        let row = |id: u64, seconds: f64| {
+            let movie = model.catalog_entry(id).unwrap();
+            model
+                .scaler()
+                .transform(feature_row(movie.vote_average, movie.popularity, seconds))
         };
-        let classes = model.classes();
-        (0..count)
-            .map(|_| {
-                (0..next(30))
-                    .map(|_| {
-                        let content_id = match next(20) {
-                            0 => 99,
-                            _ => classes[next(classes.len() as u64) as usize],
-                        };
-                        event(content_id, [900.0, 3600.0, 7200.0, 1.5][next(4) as usize])
-                    })
-                    .collect()
-            })
-            .collect()
+        let expected: Vec<f32> = [row(c[0], 900.0), row(c[3], 7200.0)].concat();
+        assert_eq!(asked, [expected]);
+        // What the caller adds is what ranks: twice the sums give the same order, doubled scores.
+        let doubled = rank_summing(&model, &history, 5, |rows, sums| {
+            model.mlp().add_probabilities(rows, sums);
+            model.mlp().add_probabilities(rows, sums);
+        })
+        .unwrap();
+        for (d, r) in doubled.recommendations.iter().zip(&ranking.recommendations) {
+            assert_eq!(d.content_id, r.content_id);
+            assert_eq!(d.score, 2.0 * r.score);
+        }
+        // Not asked for an empty history, nor by a next-watch model.
+        let never = |_: &[f32], _: &mut [f32]| panic!("not a features ranking");
+        rank_summing(&model, &[], 5, never).unwrap();
+        rank_summing(&model, &[event(99, 5.0)], 5, never).unwrap();
+        let next = next_model();
+        rank_summing(&next, &[seen(next.classes()[0])], 5, never).unwrap();
     }
 
     fn bits(ranking: &Ranking) -> Vec<(u64, u32)> {
@@ -548,65 +447,6 @@ mod tests {
             .iter()
             .map(|r| (r.content_id, r.score.to_bits()))
             .collect()
-    }
-
-    #[test]
-    fn the_cached_ranking_has_the_bits_of_the_ranking() {
-        let model = demo_model();
-        let classes = model.classes().len();
-        // Room for 7 events: the cache fills, empties and refills along the way; room for
-        // none: every ranking computes.
-        for bytes in [1 << 20, 7 * classes * 4, 0] {
-            let cache = EventCache::new(&model, bytes);
-            for history in histories(&model, 7, 300) {
-                let plain = rank(&model, &history, 10).unwrap();
-                let cached = rank_cached(&model, &cache, &history, 10).unwrap();
-                assert_eq!(bits(&cached), bits(&plain), "{history:?}");
-                assert_eq!(cached.ignored, plain.ignored);
-                assert!(cache.len() <= bytes / (classes * 4));
-            }
-            assert_eq!(cache.is_empty(), bytes == 0);
-        }
-    }
-
-    #[test]
-    fn a_cache_for_another_model_is_not_used() {
-        let model = demo_model();
-        let mut parts = model.clone().into_parts();
-        let mut mlp = parts.mlp.parts().clone();
-        mlp.b2
-            .iter_mut()
-            .enumerate()
-            .for_each(|(j, b)| *b += j as f32);
-        parts.mlp = crate::mlp::Mlp::from_parts(mlp).unwrap();
-        let other = Model::new(parts).unwrap();
-        let cache = EventCache::new(&other, 1 << 20);
-        for history in histories(&other, 3, 20) {
-            rank_cached(&other, &cache, &history, 5).unwrap();
-        }
-        let used = cache.len();
-        for history in histories(&model, 5, 50) {
-            let cached = rank_cached(&model, &cache, &history, 10).unwrap();
-            assert_eq!(bits(&cached), bits(&rank(&model, &history, 10).unwrap()));
-        }
-        assert_eq!(cache.len(), used, "the other model's cache took no events");
-    }
-
-    #[test]
-    fn threads_sharing_a_small_cache_get_the_plain_ranking() {
-        let model = demo_model();
-        let cache = EventCache::new(&model, 5 * model.classes().len() * 4);
-        std::thread::scope(|scope| {
-            for seed in 1..=4 {
-                let (model, cache) = (&model, &cache);
-                scope.spawn(move || {
-                    for history in histories(model, seed, 200) {
-                        let cached = rank_cached(model, cache, &history, 10).unwrap();
-                        assert_eq!(bits(&cached), bits(&rank(model, &history, 10).unwrap()));
-                    }
-                });
-            }
-        });
     }
 
     #[test]

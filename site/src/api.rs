@@ -1,20 +1,20 @@
 //! The JSON API: `/batch-predict` (GET and POST), the original's `/predict`, `/healthz` and
-//! `/model`. Each answer is computed with core's ranking on one snapshot of the model: the
-//! page runs `cinerec_core::rank` in WebAssembly, the server `rank_cached` with the model's
-//! [`EventCache`](cinerec_core::EventCache), the same bits; so the two agree to the bit.
+//! `/model`. This module parses requests and maps errors to answers; each answer is made by
+//! one snapshot of the model being served
+//! ([`Serving`](crate::serving::Serving)), whose ranking has the page's bits.
 
 use bytes::Bytes;
-use cinerec_core::{rank_cached, Metadata, RankError, WatchEvent, FORMAT_VERSION};
+use cinerec_core::WatchEvent;
 use http::{header, HeaderValue, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use crate::log::clip;
-use crate::state::{Loaded, State};
+use crate::serving::AnswerError;
+use crate::state::State;
 
 /// `k` when the request names none, as the original API had it.
-const DEFAULT_K: u64 = 5;
+const DEFAULT_K: usize = 5;
 /// The longest history a request may carry: core's, the page's too.
 pub use cinerec_core::MAX_HISTORY;
 
@@ -78,27 +78,6 @@ struct PredictRequest {
     popularity: Option<f64>,
 }
 
-/// One recommended movie, as the answer lists it: core's `Recommendation` to the byte, with
-/// the movie's JSON made once per model (see [`Loaded::movies`]) instead of per answer.
-#[derive(Debug, Serialize)]
-struct Item<'a> {
-    content_id: u64,
-    score: f32,
-    movie: &'a RawValue,
-}
-
-/// `/batch-predict`'s answer; `recommended_content_id` is the original API's field, and
-/// `recommendations` with `ignored` is core's `Ranking` as JSON.
-#[derive(Debug, Serialize)]
-struct BatchAnswer<'a> {
-    recommended_content_id: Vec<u64>,
-    scores: Vec<f32>,
-    model_id: &'a str,
-    k: u64,
-    ignored: &'a [u64],
-    recommendations: Vec<Item<'a>>,
-}
-
 /// `GET /batch-predict?k=N[&user_id=U]`.
 pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, Problem> {
     let mut k = None;
@@ -143,7 +122,7 @@ pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, 
             })?
         }
     };
-    answer(&state.model.load(), &history, k)
+    answer(state.model.load().batch_answer(&history, k))
 }
 
 /// `POST /batch-predict` with `{"k":N,"history":[{"content_id":ID,"watch_seconds":S},...]}`.
@@ -152,7 +131,8 @@ pub fn batch_predict_post(state: &State, body: &[u8]) -> Result<Response<Bytes>,
     let k = match request.k {
         None => DEFAULT_K,
         Some(0) => return Err(Problem::bad("k must be a positive integer, not 0")),
-        Some(k) => k,
+        // Above the catalog is all of it: a k past usize on a 32-bit target is too.
+        Some(k) => usize::try_from(k).unwrap_or(usize::MAX),
     };
     if request.history.len() > MAX_HISTORY {
         return Err(Problem::bad(format!(
@@ -160,74 +140,30 @@ pub fn batch_predict_post(state: &State, body: &[u8]) -> Result<Response<Bytes>,
             request.history.len()
         )));
     }
-    answer(&state.model.load(), &request.history, k)
+    answer(state.model.load().batch_answer(&request.history, k))
 }
 
 /// `POST /predict`: the top movie after one watch, for the original's clients.
 pub fn predict(state: &State, body: &[u8]) -> Result<Response<Bytes>, Problem> {
     let request: PredictRequest = parse_json(body)?;
-    let loaded = state.model.load();
     let history = [WatchEvent {
         content_id: request.content_id,
         watch_seconds: request.watch_seconds,
     }];
-    let ranking = rank_cached(&loaded.model, &loaded.events, &history, 1).map_err(rank_problem)?;
-    let top = ranking
-        .recommendations
-        .first()
-        .ok_or_else(|| Problem::bad("the model has no other movie to recommend"))?;
-    // A struct, not `json!`: a `Value` holds the f32 score as an f64 and would print it with
-    // f64 digits, unlike `/batch-predict`'s scores for the same bits.
-    #[derive(Serialize)]
-    struct Predicted<'a> {
-        content_id: u64,
-        score: f32,
-        title: &'a str,
-        model_id: &'a str,
-        ignored: &'a [u64],
-    }
-    Ok(json(
-        StatusCode::OK,
-        &Predicted {
-            content_id: top.content_id,
-            score: top.score,
-            title: &top.movie.title,
-            model_id: loaded.model.id(),
-            ignored: &ranking.ignored,
-        },
-    ))
+    answer(state.model.load().predict_answer(&history))
 }
 
 /// `GET /healthz`.
 pub fn healthz(state: &State) -> Response<Bytes> {
     json(
         StatusCode::OK,
-        &serde_json::json!({ "status": "ok", "model_id": state.model.load().model.id() }),
+        &serde_json::json!({ "status": "ok", "model_id": state.model.load().id() }),
     )
 }
 
 /// `GET /model`: what the model was made from and how well it did.
-pub fn model(state: &State) -> Response<Bytes> {
-    #[derive(Serialize)]
-    struct Info<'a> {
-        model_id: &'a str,
-        format_version: u32,
-        classes: usize,
-        catalog: usize,
-        metadata: &'a Metadata,
-    }
-    let loaded = state.model.load();
-    let model = &loaded.model;
-    json(
-        StatusCode::OK,
-        &Info {
-            model_id: model.id(),
-            format_version: FORMAT_VERSION,
-            classes: model.classes().len(),
-            catalog: model.catalog().len(),
-            metadata: model.metadata(),
-        },
-    )
+pub fn model(state: &State) -> Result<Response<Bytes>, Problem> {
+    answer(state.model.load().describe())
 }
 
 /// A JSON answer that caches must not keep (it depends on the model being served).
@@ -250,52 +186,18 @@ fn json_bytes(status: StatusCode, body: Bytes) -> Response<Bytes> {
     response
 }
 
-fn answer(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Response<Bytes>, Problem> {
-    let body = if history.is_empty() {
-        loaded
-            .empty_history_answer(k, || ranked(loaded, history, k))
-            .unwrap_or_else(|| ranked(loaded, history, k))?
-    } else {
-        ranked(loaded, history, k)?
-    };
-    Ok(json_bytes(StatusCode::OK, body))
-}
-
-/// The body of `/batch-predict`'s answer: `history` ranked by core.
-fn ranked(loaded: &Loaded, history: &[WatchEvent], k: u64) -> Result<Bytes, Problem> {
-    let wanted = usize::try_from(k).unwrap_or(usize::MAX);
-    let ranking =
-        rank_cached(&loaded.model, &loaded.events, history, wanted).map_err(rank_problem)?;
-    let recommendations = &ranking.recommendations;
-    let answer = BatchAnswer {
-        recommended_content_id: recommendations.iter().map(|r| r.content_id).collect(),
-        scores: recommendations.iter().map(|r| r.score).collect(),
-        model_id: loaded.model.id(),
-        k,
-        ignored: &ranking.ignored,
-        recommendations: recommendations
-            .iter()
-            .map(|r| Item {
-                content_id: r.content_id,
-                score: r.score,
-                movie: loaded.movie(r.content_id),
-            })
-            .collect(),
-    };
-    // Sized for the answer up front: growing the buffer cost more than writing it.
-    let mut body =
-        Vec::with_capacity(256 + recommendations.len() * (64 + loaded.movie_json_size()));
-    serde_json::to_writer(&mut body, &answer).map_err(|error| {
-        Problem::new(
+/// A 200 with the answer's JSON, or the problem that stopped it.
+fn answer(made: Result<Bytes, AnswerError>) -> Result<Response<Bytes>, Problem> {
+    match made {
+        Ok(body) => Ok(json_bytes(StatusCode::OK, body)),
+        Err(error @ (AnswerError::Rank(_) | AnswerError::NothingLeft)) => {
+            Err(Problem::bad(error.to_string()))
+        }
+        Err(error @ AnswerError::Write(_)) => Err(Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the answer could not be written: {error}"),
-        )
-    })?;
-    Ok(Bytes::from(body))
-}
-
-fn rank_problem(error: RankError) -> Problem {
-    Problem::bad(error.to_string())
+            error.to_string(),
+        )),
+    }
 }
 
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Problem> {
@@ -308,8 +210,8 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Problem> {
     })
 }
 
-fn positive(text: &str) -> Result<u64, Problem> {
-    match text.parse::<u64>() {
+fn positive(text: &str) -> Result<usize, Problem> {
+    match text.parse::<usize>() {
         Ok(0) | Err(_) => Err(Problem::bad(format!(
             "k {:?} is not a positive integer",
             clip(text)

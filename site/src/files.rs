@@ -131,11 +131,30 @@ impl File {
     }
 }
 
+/// What identifies one version of a file without reading it: a write changes its length or
+/// time, an atomic rename over it its inode. Both the static files and the model's reloader
+/// watch files by it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Signature {
+pub struct Signature {
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
+    regular: bool,
+}
+
+impl Signature {
+    /// The signature of what `path` names now (following links); `None` when it cannot be
+    /// read.
+    pub fn of(path: &Path) -> Option<Signature> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Signature {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            inode: metadata.ino(),
+            regular: metadata.is_file(),
+        })
+    }
 }
 
 impl Files {
@@ -319,14 +338,9 @@ fn resolve(root: &Path, name: &str) -> Option<PathBuf> {
     (!hidden && canonical.is_file()).then_some(canonical)
 }
 
+/// A static file's signature, if it is one that may be served.
 fn signature(path: &Path) -> Option<Signature> {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::metadata(path).ok()?;
-    (metadata.is_file() && metadata.len() <= MAX_FILE).then(|| Signature {
-        len: metadata.len(),
-        modified: metadata.modified().ok(),
-        inode: metadata.ino(),
-    })
+    Signature::of(path).filter(|signature| signature.regular && signature.len <= MAX_FILE)
 }
 
 fn read(path: &Path) -> Option<File> {

@@ -4,12 +4,14 @@
 mod api;
 mod cli;
 mod coarse_timer;
+mod event_cache;
 mod files;
 mod headers;
 mod log;
 mod metrics;
 mod routes;
 mod server;
+mod serving;
 mod slots;
 mod state;
 mod write_timeout;

@@ -283,10 +283,10 @@ where
             Err(problem) => Err(problem),
         },
         "/healthz" => Ok(api::healthz(state)),
-        "/model" => Ok(api::model(state)),
+        "/model" => api::model(state),
         "/metrics" => Ok(text(state.metrics.render())),
         "/model.bin" => Ok(files::respond(
-            &state.model.load().file,
+            state.model.load().file(),
             headers,
             head,
             "no-cache",

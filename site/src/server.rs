@@ -91,7 +91,7 @@ async fn prepare(args: &Args) -> Result<Arc<State>> {
         (None, _) => None,
     };
     Ok(Arc::new(State {
-        metrics: Metrics::new(loaded.model.id()),
+        metrics: Metrics::new(loaded.id()),
         model: ArcSwap::from_pointee(loaded),
         users,
         files: Arc::new(Files::new(&args.static_dir, args.posters.as_deref())?),
@@ -141,7 +141,7 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
         move || files.warm()
     });
     tracing::info!(
-        model_id = %state.model.load().model.id(),
+        model_id = %state.model.load().id(),
         "serving on http://{address}"
     );
 

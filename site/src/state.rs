@@ -7,90 +7,24 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use arc_swap::ArcSwap;
-use bytes::Bytes;
-use cinerec_core::{decode, EventCache, Model, WatchEvent};
-use serde_json::value::RawValue;
+use cinerec_core::WatchEvent;
 use tokio::signal::unix::Signal;
 
 use crate::coarse_timer::CoarseTimer;
-use crate::files::{self, read_capped, Files};
+use crate::files::{read_capped, Files, Signature};
 use crate::headers::Cors;
 use crate::metrics::Metrics;
-
-/// A decoded model with the bytes it came from.
-pub struct Loaded {
-    /// The checked model.
-    pub model: Model,
-    /// `model.bin` as read, compressed once per model like the page's files; its ETag is
-    /// the model id.
-    pub file: files::File,
-    /// Each catalog entry as JSON, in catalog order: written once per model, since every
-    /// answer would otherwise escape the same titles again.
-    movies: Vec<Box<RawValue>>,
-    /// The answers for the empty history (a new visitor, `GET /batch-predict?k=N` without a
-    /// user), by `k - 1` up to [`MEMO_K`]: a pure function of the model and `k`, so each is
-    /// ranked once, when first asked for, and goes with its model when a new one is loaded.
-    empty_history: Vec<OnceLock<Bytes>>,
-    /// Each event's softmax output once ranked, for the rankings that have it again (the page
-    /// sends a visitor's whole history on every click, with one of three watch times); goes
-    /// with its model too.
-    pub events: EventCache,
-}
-
-/// The outputs [`Loaded::events`] may keep: 16 MiB (for the demo's 58 classes, the cache's
-/// cap of 65,536 events comes first: 15 MiB of outputs and about 4 MiB of map).
-const EVENT_CACHE_BYTES: usize = 16 << 20;
-
-/// The largest `k` whose empty-history answer is kept (the page asks for 10, the original
-/// API's default was 5); larger ones are ranked on every request.
-pub const MEMO_K: usize = 100;
-
-impl Loaded {
-    /// The JSON of a movie the model ranked (`null` for one it does not have, which `rank`
-    /// never returns).
-    pub fn movie(&self, content_id: u64) -> &RawValue {
-        self.model
-            .catalog()
-            .binary_search_by_key(&content_id, |entry| entry.id)
-            .map_or(RawValue::NULL, |index| &self.movies[index])
-    }
-
-    /// The answer for the empty history and `k`, made by `make` the first time it is asked
-    /// for; `None` when `k` is above [`MEMO_K`].
-    pub fn empty_history_answer<E>(
-        &self,
-        k: u64,
-        make: impl FnOnce() -> Result<Bytes, E>,
-    ) -> Option<Result<Bytes, E>> {
-        let slot = self
-            .empty_history
-            .get(usize::try_from(k).ok()?.checked_sub(1)?)?;
-        if let Some(body) = slot.get() {
-            return Some(Ok(body.clone()));
-        }
-        // Two requests may both rank it the first time: the same bytes, so either may stay.
-        Some(make().map(|body| slot.get_or_init(|| body).clone()))
-    }
-
-    /// The longest movie JSON, to size an answer's buffer.
-    pub fn movie_json_size(&self) -> usize {
-        self.movies
-            .iter()
-            .map(|movie| movie.get().len())
-            .max()
-            .unwrap_or(0)
-    }
-}
+use crate::serving::Serving;
 
 /// Everything a request may need.
 pub struct State {
     /// The model being served.
-    pub model: ArcSwap<Loaded>,
+    pub model: ArcSwap<Serving>,
     /// Watch events by user, in log order: only with `--allow-user-id` (and a watch log).
     pub users: Option<HashMap<u64, Vec<WatchEvent>>>,
     /// The page's folder and the posters.
@@ -114,7 +48,7 @@ pub const MAX_WATCH_LOG: u64 = 1 << 30;
 
 /// [`load_model`] on the blocking pool, given up after [`LOAD_TIMEOUT`] (the thread then
 /// finishes on its own; nothing waits for it).
-pub async fn load_model_within(path: &Path, cap: u64) -> Result<Loaded> {
+pub async fn load_model_within(path: &Path, cap: u64) -> Result<Serving> {
     let file = path.to_path_buf();
     let loading = tokio::task::spawn_blocking(move || load_model(&file, cap));
     match tokio::time::timeout(LOAD_TIMEOUT, loading).await {
@@ -128,29 +62,9 @@ pub async fn load_model_within(path: &Path, cap: u64) -> Result<Loaded> {
 }
 
 /// Reads and checks a model file of at most `cap` bytes (see [`read_capped`]). Blocks.
-pub fn load_model(path: &Path, cap: u64) -> Result<Loaded> {
+pub fn load_model(path: &Path, cap: u64) -> Result<Serving> {
     let bytes = read_capped(path, cap, "--max-model-bytes")?;
-    let model = decode(&bytes).with_context(|| format!("loading model {}", path.display()))?;
-    let file = files::File::new(
-        Bytes::from(bytes),
-        "application/octet-stream",
-        model.id().to_string(),
-        // Its weights are floats, but the catalog's titles are text: a sixth smaller or so.
-        true,
-    );
-    let movies = model
-        .catalog()
-        .iter()
-        .map(serde_json::value::to_raw_value)
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("writing the catalog of {} as JSON", path.display()))?;
-    Ok(Loaded {
-        events: EventCache::new(&model, EVENT_CACHE_BYTES),
-        model,
-        file,
-        movies,
-        empty_history: (0..MEMO_K).map(|_| OnceLock::new()).collect(),
-    })
+    Serving::new(bytes, &path.display().to_string())
 }
 
 /// Reads a watch log into each user's events, in log order.
@@ -168,24 +82,6 @@ pub fn load_users(path: &Path) -> Result<HashMap<u64, Vec<WatchEvent>>> {
     Ok(users)
 }
 
-/// What identifies one version of a file without reading it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Signature {
-    len: u64,
-    modified: Option<SystemTime>,
-    inode: u64,
-}
-
-fn signature(path: &Path) -> Option<Signature> {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::metadata(path).ok()?;
-    Some(Signature {
-        len: metadata.len(),
-        modified: metadata.modified().ok(),
-        inode: metadata.ino(),
-    })
-}
-
 /// Reloads the model on SIGHUP and whenever its file changes (checked every `interval`,
 /// which also catches an atomic rename over it). A file that does not load is refused and
 /// logged; the model already served stays. Nothing here waits on the file without bound
@@ -198,14 +94,14 @@ pub async fn watch_model(
     mut hangup: Signal,
     interval: Duration,
 ) -> Result<()> {
-    let mut seen = signature(&path);
+    let mut seen = Signature::of(&path);
     let mut ticks = tokio::time::interval(interval);
     loop {
         let forced = tokio::select! {
             _ = hangup.recv() => true,
             _ = ticks.tick() => false,
         };
-        let now = signature(&path);
+        let now = Signature::of(&path);
         if !forced && now == seen {
             continue;
         }
@@ -213,8 +109,8 @@ pub async fn watch_model(
         let reason = if forced { "SIGHUP" } else { "the file changed" };
         match load_model_within(&path, cap).await {
             Ok(loaded) => {
-                let old = state.model.load().model.id().to_string();
-                let new = loaded.model.id().to_string();
+                let old = state.model.load().id().to_string();
+                let new = loaded.id().to_string();
                 state.model.store(Arc::new(loaded));
                 state.metrics.reloaded(&new);
                 tracing::info!(%reason, from = %old, to = %new, "model reloaded");
