@@ -112,6 +112,11 @@ impl Design {
         self.alpha
     }
 
+    /// The smallest true difference the test is built to find.
+    pub fn min_effect(&self) -> f64 {
+        self.min_effect
+    }
+
     /// The reports each arm needs before the test runs.
     pub fn reports_per_arm(&self) -> u64 {
         self.reports_per_arm
