@@ -25,7 +25,8 @@ echo "page: .wasm $wasm_gz bytes gzipped, everything $page_gz bytes"
 # The end-to-end test runs the trainer and the server that `cargo test --workspace` just built
 # into target/debug. Selecting the whole workspace again keeps cargo's feature resolution the
 # same, so nothing is compiled twice (`-p cinerec-e2e` alone rebuilt half the tree, cold).
-cargo test --workspace --test browser -- --ignored the_page_ranks_on_the_device
+cargo test --workspace --test browser --test experiment -- --ignored the_page_ranks_on_the_device \
+    the_page_ranks_with_its_arm
 
 # The deployment files: the systemd unit (against the binary just built) and the Dockerfile.
 sed "s#/opt/cinerec/bin/cinerec-site#$PWD/target/debug/cinerec-site#" \

@@ -79,6 +79,16 @@ impl Drop for Process {
 
 /// Starts `cinerec-site` on `address` (port 0 for any) and waits until it listens.
 pub fn site(model: &Path, posters: &Path, address: &str) -> (Process, SocketAddr) {
+    site_with(model, posters, address, &[])
+}
+
+/// [`site`] with more flags.
+pub fn site_with(
+    model: &Path,
+    posters: &Path,
+    address: &str,
+    flags: &[&std::ffi::OsStr],
+) -> (Process, SocketAddr) {
     let mut child = Command::new(binary("cinerec-site"))
         .arg("--model")
         .arg(model)
@@ -87,6 +97,7 @@ pub fn site(model: &Path, posters: &Path, address: &str) -> (Process, SocketAddr
         .arg("--posters")
         .arg(posters)
         .args(["--addr", address])
+        .args(flags)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -340,7 +351,11 @@ pub async fn shoot(client: &Client, name: &str) {
 
 /// The server's ranking for `history` (as the page stores it), ids and score bits.
 pub async fn server_ranking(address: SocketAddr, history: &Value) -> (String, Vec<(u64, u32)>) {
-    let body = json!({ "k": 10, "history": history });
+    server_ranking_of(address, json!({ "k": 10, "history": history })).await
+}
+
+/// The server's ranking for a `POST /batch-predict` body, ids and score bits.
+pub async fn server_ranking_of(address: SocketAddr, body: Value) -> (String, Vec<(u64, u32)>) {
     let answer = reqwest::Client::new()
         .post(format!("http://{address}/batch-predict"))
         .header("content-type", "application/json")
