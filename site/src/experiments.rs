@@ -11,8 +11,8 @@
 //! | `/batch-predict` with `arm=candidate` | the ranking of the candidate's model (see `api`) |
 //!
 //! What the server keeps of a report is one more count for its arm and value: never its
-//! address, its headers or its time (the request log has the route, status and latency, as
-//! for every request, and no address for any). To bound abuse, a report is refused when it
+//! address, its headers or its time (a report is counted in `/metrics` by status, and has no
+//! line in the request log, whose time would say when a device clicked). To bound abuse, a report is refused when it
 //! is not the wire format (400, 413), names no arm of this experiment (400), comes for an arm
 //! that has its reports (409), or comes from a network (an IPv4 address, an IPv6 /64) past its
 //! reports for the day (429); that count is kept in memory only, keyed by a hash under a key
