@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use serde_json::{json, Value};
 use support::*;
 
@@ -44,22 +44,6 @@ async fn wait_for_reports(address: SocketAddr, expected: (u64, u64)) {
             reports(address).await
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn click_first_card(client: &Client) {
-    let before = cards(client).await;
-    client
-        .find(Locator::Css("#recommendations [data-content-id]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while cards(client).await.first() == before.first() {
-        assert!(Instant::now() < deadline, "the click re-ranked nothing");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -186,13 +186,15 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
 }
 
 fn json_bytes(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    uncached(status, "application/json", body)
+}
+
+/// An answer of `content_type` that caches must not keep.
+pub fn uncached(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Bytes> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

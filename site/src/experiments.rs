@@ -36,7 +36,7 @@ use cinerec_experiment::{
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
-use crate::api::{json, Problem};
+use crate::api::{json, uncached, Problem};
 use crate::cli::Args;
 use crate::files;
 use crate::log::clip;
@@ -313,15 +313,11 @@ pub fn results(state: &State, headers: &HeaderMap) -> Result<Response<Bytes>, Pr
     if !wants_html {
         return Ok(json(StatusCode::OK, &results));
     }
-    let mut response = Response::new(Bytes::from(html(&results)));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(uncached(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        Bytes::from(html(&results)),
+    ))
 }
 
 /// The results as a page: a table, a chart of the intervals, the decision in words. (The

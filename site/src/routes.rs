@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
-use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{header, HeaderMap, Method, Request, Response, StatusCode, Uri};
 use warp::path::FullPath;
 use warp::{Filter, Reply};
 
@@ -322,7 +322,11 @@ where
         "/experiments/candidate/model.bin" => experiments::candidate_model(state, headers, head),
         "/healthz" => Ok(api::healthz(state)),
         "/model" => api::model(state),
-        "/metrics" => Ok(text(state.metrics.render())),
+        "/metrics" => Ok(api::uncached(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            Bytes::from(state.metrics.render()),
+        )),
         "/model.bin" => Ok(files::respond(
             state.model.load().file(),
             headers,
@@ -347,18 +351,6 @@ where
         }
     };
     (route.label, answer)
-}
-
-fn text(body: String) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// The whole body, at most [`MAX_BODY`] bytes, within the request timeout: a slow or endless

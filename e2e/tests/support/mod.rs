@@ -315,6 +315,23 @@ pub async fn cards(client: &Client) -> Vec<(u64, u32)> {
     cards
 }
 
+/// Clicks the first card and waits (at most 10 s) until the page has re-ranked.
+pub async fn click_first_card(client: &Client) {
+    let before = cards(client).await;
+    client
+        .find(Locator::Css("#recommendations [data-content-id]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cards(client).await.first() == before.first() {
+        assert!(Instant::now() < deadline, "the click re-ranked nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the page shows `count` cards (or the fallback), at most 30 s.
 pub async fn wait_for_cards(client: &Client, count: usize) -> Vec<(u64, u32)> {
     let deadline = Instant::now() + Duration::from_secs(30);
