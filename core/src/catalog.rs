@@ -12,6 +12,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::parts::CatalogEntry;
+
 /// One movie with TMDB's own field names and types, in TMDB's field order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Movie {
@@ -140,6 +142,20 @@ pub fn poster_file_name(id: u64, poster_path: Option<&str>) -> String {
     match poster_path {
         Some(path) if !path.ends_with(".svg") => format!("{id}.jpg"),
         _ => format!("{id}.svg"),
+    }
+}
+
+/// A movie as a model's catalog keeps it (inputs become serving's plain data here, so the
+/// serving half never reads the catalog format).
+impl From<&Movie> for CatalogEntry {
+    fn from(movie: &Movie) -> CatalogEntry {
+        CatalogEntry {
+            id: movie.id,
+            title: movie.title.clone(),
+            poster: poster_file_name(movie.id, movie.poster_path.as_deref()),
+            vote_average: movie.vote_average,
+            popularity: movie.popularity,
+        }
     }
 }
 

@@ -1,13 +1,16 @@
 //! The network `inputs → hidden (ReLU) → classes (softmax)` and its serving forward pass.
 //!
-//! One forward pass serves: [`Mlp::probabilities`] for a row (`evaluate`) and
-//! [`Mlp::add_probabilities`] for a history's rows (the ranking, in the site server and the
-//! browser) run the same body. It is written as plain loops in one fixed order (each layer an
-//! axpy: accumulator = bias; for each input i, for each output j, `acc[j] += x[i] * w[i][j]`)
-//! with this module's own [`exp`], never `mul_add` nor a matrix-product library, so x86-64
-//! and wasm32 produce the same bits (see ARCHITECTURE.md, parity). Training (in
-//! `cinerec-learn`) keeps its own batched copy of the weights and may use fast matrix
-//! products; it hands the result over as [`MlpParts`].
+//! One forward pass serves: [`Mlp::probabilities`] for a row (`evaluate`, and a next-watch
+//! model's one input per history), [`Mlp::probabilities_of_rows`] for several (the server's
+//! event cache) and [`Mlp::add_probabilities`] for a history's rows (the ranking of a model
+//! that reads one watch's features) run the same body, `forward`. Every output starts from its
+//! bias and adds its inputs' terms in input order, never fused (`mul_add`) and never through a
+//! matrix-product library: the hidden layer one axpy per input, the output layer a block of
+//! classes at a time in registers (skipping hidden units at zero, which leaves the bits of an
+//! axpy per unit). Then this module's own [`exp`] and one fixed summation order in the softmax.
+//! So x86-64 (with or without AVX-512) and wasm32 produce the same bits (see ARCHITECTURE.md,
+//! parity). Training (in `cinerec-learn`) keeps its own batched copy of the weights and may use
+//! fast matrix products; it hands the result over as [`MlpParts`].
 
 use serde::{Deserialize, Serialize};
 

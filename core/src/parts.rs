@@ -5,12 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{poster_file_name, Movie};
 use crate::labels::LabelEncoder;
 use crate::mlp::Mlp;
 use crate::scaler::Scaler;
 
-/// The parts of a [`Model`], as the artifact stores them.
+/// The parts of a [`Model`](crate::Model), as the artifact stores them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelParts {
     /// How the model was made.
@@ -144,16 +143,4 @@ pub struct CatalogEntry {
     pub vote_average: f64,
     /// TMDB popularity: the popularity feature.
     pub popularity: f64,
-}
-
-impl From<&Movie> for CatalogEntry {
-    fn from(movie: &Movie) -> CatalogEntry {
-        CatalogEntry {
-            id: movie.id,
-            title: movie.title.clone(),
-            poster: poster_file_name(movie.id, movie.poster_path.as_deref()),
-            vote_average: movie.vote_average,
-            popularity: movie.popularity,
-        }
-    }
 }

@@ -1,8 +1,11 @@
 //! What the page remembers in `localStorage`, and the rules for reading it back.
 //!
-//! - `cinerec.history`: the visitor's watch events, oldest first, as a JSON array of
-//!   `{"content_id": <id>, "watch_seconds": <seconds>}`: exactly the `history` of a
-//!   `POST /batch-predict` body, so the server can be asked for the same ranking.
+//! - `cinerec.history`: the visitor's watch events, oldest first, at most core's
+//!   `MAX_HISTORY` of them, as a JSON array of `{"content_id": <id>, "watch_seconds":
+//!   <seconds>}`: exactly core's `WatchEvent` as serde writes it, the `history` of a
+//!   `POST /batch-predict` body, so the server can be asked for the same ranking. Read and
+//!   written only here ([`from_json`], [`to_json`]), through the browser's own JSON (a serde
+//!   parser would double the page's download).
 //! - `cinerec.name`: the name in the heading (the original's "000" until changed).
 //! - `cinerec.catalog`: the last catalog a model brought (id, title, poster of each movie),
 //!   so that a page whose model cannot be loaded can still show posters.
@@ -13,7 +16,7 @@
 // The page that uses these exists only in the browser; natively they are built for the tests.
 #![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
-use cinerec_core::WatchEvent;
+use cinerec_core::{WatchEvent, MAX_HISTORY};
 
 /// The `localStorage` key of the watch history.
 pub(crate) const HISTORY_KEY: &str = "cinerec.history";
@@ -76,6 +79,71 @@ pub(crate) fn event(content_id: f64, watch_seconds: f64) -> Option<WatchEvent> {
     })
 }
 
+/// Appends `event`, dropping the oldest beyond [`MAX_HISTORY`]: the longest history kept is
+/// what the server accepts in one request.
+pub(crate) fn record(history: &mut Vec<WatchEvent>, event: WatchEvent) {
+    history.push(event);
+    keep_latest(history);
+}
+
+fn keep_latest(history: &mut Vec<WatchEvent>) {
+    if history.len() > MAX_HISTORY {
+        history.drain(..history.len() - MAX_HISTORY);
+    }
+}
+
+/// The stored history: the events of the JSON array `text` (entries that are not events
+/// skipped), the latest [`MAX_HISTORY`] of them; none when it is not an array.
+#[cfg(target_family = "wasm")]
+pub(crate) fn from_json(text: &str) -> Vec<WatchEvent> {
+    use wasm_bindgen::{JsCast, JsValue};
+    let Some(entries) = js_sys::JSON::parse(text)
+        .ok()
+        .and_then(|parsed| parsed.dyn_into::<js_sys::Array>().ok())
+    else {
+        return Vec::new();
+    };
+    let number = |entry: &JsValue, key: &str| {
+        js_sys::Reflect::get(entry, &key.into())
+            .ok()
+            .and_then(|value| value.as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    let mut events: Vec<WatchEvent> = entries
+        .iter()
+        .filter_map(|entry| {
+            event(
+                number(&entry, "content_id"),
+                number(&entry, "watch_seconds"),
+            )
+        })
+        .collect();
+    keep_latest(&mut events);
+    events
+}
+
+/// `history` as the stored JSON array.
+#[cfg(target_family = "wasm")]
+pub(crate) fn to_json(history: &[WatchEvent]) -> String {
+    use wasm_bindgen::JsValue;
+    let events = js_sys::Array::new();
+    for event in history {
+        let object = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(
+            &object,
+            &"content_id".into(),
+            &JsValue::from_f64(event.content_id as f64),
+        );
+        let _ = js_sys::Reflect::set(
+            &object,
+            &"watch_seconds".into(),
+            &JsValue::from_f64(event.watch_seconds),
+        );
+        events.push(&object);
+    }
+    js_sys::JSON::stringify(&events).map_or_else(|_| "[]".to_string(), String::from)
+}
+
 /// The name to show for a stored one: trimmed, at most 20 characters, "000" when empty.
 pub(crate) fn name(stored: Option<&str>) -> String {
     let trimmed: String = stored.unwrap_or("").trim().chars().take(MAX_NAME).collect();
@@ -110,6 +178,21 @@ mod tests {
         ] {
             assert_eq!(event(id, seconds), None, "{id} {seconds}");
         }
+    }
+
+    #[test]
+    fn the_history_keeps_the_latest_events_up_to_the_servers_limit() {
+        let seen = |content_id: u64| WatchEvent {
+            content_id,
+            watch_seconds: 600.0,
+        };
+        let mut history = Vec::new();
+        for id in 0..MAX_HISTORY as u64 + 5 {
+            record(&mut history, seen(id));
+        }
+        assert_eq!(history.len(), MAX_HISTORY);
+        assert_eq!(history[0], seen(5));
+        assert_eq!(history.last(), Some(&seen(MAX_HISTORY as u64 + 4)));
     }
 
     #[test]

@@ -1,11 +1,13 @@
 /*!
-`cinerec-wasm` is cinerec in the visitor's browser: [`Recommender`], the class JavaScript
-builds from the bytes of `model.bin`, the page itself (`page`), rendered from Rust
-through web-sys, and the page's rules of a private A/B test (`experiment`).
+`cinerec-wasm` is cinerec in the visitor's browser: the page itself (`page`), rendered from
+Rust through web-sys straight from core's `Ranking`; what the page keeps on the device
+(`history`: the storage format and the rules for reading back what a visitor may have
+edited); the page's rules of a private A/B test (`experiment`, for `app.js`); and
+[`Recommender`], the class for JavaScript users and tests.
 
-It adds no arithmetic and no rule of its own: decoding and ranking are `cinerec-core`'s, the
-very code the server runs, so the page and `/batch-predict` agree to the bit. What lives here
-is translation: JavaScript numbers and arrays in, typed results out, and core's errors as
+It adds no arithmetic of its own: decoding and ranking are `cinerec-core`'s, the very code
+the server runs, so the page and `/batch-predict` agree to the bit. `Recommender` only
+translates: JavaScript numbers and arrays in, typed results out, and core's errors as
 `JsError`s carrying core's message.
 
 `wasm_bindgen` attributes are gated on the target, so `cargo test -p cinerec-wasm` checks

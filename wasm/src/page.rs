@@ -14,18 +14,14 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cinerec_core::WatchEvent;
+use cinerec_core::{decode, rank, Model, Ranking, Recommendation, WatchEvent};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
     Document, Element, HtmlElement, HtmlImageElement, HtmlInputElement, Storage, Window,
 };
 
-// The longest history kept is what the server accepts in one request: core's one limit.
-use cinerec_core::MAX_HISTORY;
-
 use crate::history::{self, WatchTime, CATALOG_KEY, HISTORY_KEY, NAME_KEY};
-use crate::recommender::{Ranked, Recommender};
 
 /// Cards shown, as the original page had.
 const K: usize = 10;
@@ -35,7 +31,7 @@ struct Page {
     window: Window,
     document: Document,
     storage: Option<Storage>,
-    recommender: Recommender,
+    model: Model,
     history: Vec<WatchEvent>,
 }
 
@@ -45,13 +41,13 @@ pub(crate) fn run(model: &[u8]) -> Result<(), String> {
     let document = window.document().ok_or("no document")?;
     let storage = window.local_storage().ok().flatten();
     show_name(&document, storage.as_ref());
-    let recommender = Recommender::from_bytes(model)?;
+    let model = decode(model).map_err(|error| format!("model.bin: {error}"))?;
     let page = Rc::new(RefCell::new(Page {
         history: load_history(storage.as_ref()),
         window,
         document,
         storage,
-        recommender,
+        model,
     }));
     page.borrow().remember_catalog();
     wire(&page)?;
@@ -68,12 +64,12 @@ impl Page {
     fn render(&self) {
         let performance = self.window.performance();
         let started = performance.as_ref().map_or(0.0, |p| p.now());
-        let ranked = self.recommender.rank(&self.history, K);
+        let ranking = rank(&self.model, &self.history, K);
         let elapsed = performance.as_ref().map_or(0.0, |p| p.now()) - started;
-        match ranked {
-            Ok(ranked) => {
-                self.fill_grid(&ranked);
-                self.set_status(&self.summary(&ranked));
+        match ranking {
+            Ok(ranking) => {
+                self.fill_grid(&ranking);
+                self.set_status(&self.summary(&ranking));
             }
             // Stored events are checked on load, so this is a model that cannot rank them.
             Err(message) => self.set_status(&format!("추천을 계산하지 못했어요: {message}")),
@@ -87,23 +83,23 @@ impl Page {
             };
             info.set_text_content(Some(&format!(
                 "모델 {} · 추천할 수 있는 작품 {}편 · 이 기기에서 순위 계산 {timing}",
-                self.recommender.model_id(),
-                self.recommender.class_count()
+                self.model.id(),
+                self.model.classes().len()
             )));
         }
     }
 
-    fn summary(&self, ranked: &Ranked) -> String {
-        let known = self.history.len() - ranked.ignored().len();
+    fn summary(&self, ranking: &Ranking) -> String {
+        let known = self.history.len() - ranking.ignored.len();
         let mut text = if self.history.is_empty() {
             "처음 오셨네요. 많은 분이 좋아한 작품부터 보여드려요. 본 작품을 누르면 취향에 맞춰 바로 다시 골라드려요.".to_string()
         } else {
             format!("본 작품 {known}편을 바탕으로 이 기기에서 골랐어요.")
         };
-        if !ranked.ignored().is_empty() {
+        if !ranking.ignored.is_empty() {
             text.push_str(&format!(
                 " 지금 모델이 모르는 작품 {}편은 기록에 남겨 두되 계산에서는 뺐어요.",
-                ranked.ignored().len()
+                ranking.ignored.len()
             ));
         }
         text
@@ -115,53 +111,41 @@ impl Page {
         }
     }
 
-    fn fill_grid(&self, ranked: &Ranked) {
+    fn fill_grid(&self, ranking: &Ranking) {
         let Some(grid) = self.element("recommendations") else {
             return;
         };
         grid.set_text_content(None);
         let _ = grid.remove_attribute("data-fallback");
-        let (ids, bits, titles, posters, ratings) = (
-            ranked.ids(),
-            ranked.score_bits(),
-            ranked.titles(),
-            ranked.posters(),
-            ranked.ratings(),
-        );
-        for index in 0..ids.len() {
-            if let Ok(card) = self.card(
-                ids[index],
-                bits[index],
-                &titles[index],
-                &posters[index],
-                ratings[index],
-            ) {
+        for recommendation in &ranking.recommendations {
+            if let Ok(card) = self.card(recommendation) {
                 let _ = grid.append_child(&card);
             }
         }
     }
 
-    /// One recommendation: a button with the poster, the title and the rating.
-    fn card(
-        &self,
-        id: f64,
-        bits: u32,
-        title: &str,
-        poster: &str,
-        rating: f64,
-    ) -> Result<Element, JsValue> {
+    /// One recommendation: a button with the poster, the title and the rating; its content id
+    /// and score bits are in data attributes, for the end-to-end test's comparison with the
+    /// server.
+    fn card(&self, recommendation: &Recommendation) -> Result<Element, JsValue> {
+        let Recommendation {
+            content_id,
+            score,
+            movie,
+        } = recommendation;
+        let title = &movie.title;
         let card = self.document.create_element("button")?;
         card.set_class_name("card");
         card.set_attribute("type", "button")?;
-        card.set_attribute("data-content-id", &(id as u64).to_string())?;
-        card.set_attribute("data-score-bits", &bits.to_string())?;
-        let rating = one_decimal(rating);
+        card.set_attribute("data-content-id", &content_id.to_string())?;
+        card.set_attribute("data-score-bits", &score.to_bits().to_string())?;
+        let rating = one_decimal(movie.vote_average);
         card.set_attribute(
             "aria-label",
             &format!("{title}, 평점 {rating}. 봤어요로 기록하기"),
         )?;
         let image: HtmlImageElement = self.document.create_element("img")?.dyn_into()?;
-        image.set_src(&format!("posters/{poster}"));
+        image.set_src(&format!("posters/{}", movie.poster));
         image.set_alt(title);
         image.set_width(164);
         image.set_height(250);
@@ -186,7 +170,7 @@ impl Page {
             return;
         };
         list.set_text_content(None);
-        let model = self.recommender.model();
+        let model = &self.model;
         for event in self.history.iter().rev() {
             let Ok(item) = self.document.create_element("li") else {
                 continue;
@@ -222,13 +206,13 @@ impl Page {
                 WatchTime::from_value(&input.value())
             })
             .seconds();
-        self.history.push(WatchEvent {
-            content_id,
-            watch_seconds: seconds,
-        });
-        if self.history.len() > MAX_HISTORY {
-            self.history.remove(0);
-        }
+        history::record(
+            &mut self.history,
+            WatchEvent {
+                content_id,
+                watch_seconds: seconds,
+            },
+        );
         self.save_history();
         self.render();
     }
@@ -240,27 +224,9 @@ impl Page {
     }
 
     fn save_history(&self) {
-        let Some(storage) = &self.storage else {
-            return;
-        };
-        let events = js_sys::Array::new();
-        for event in &self.history {
-            let object = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(
-                &object,
-                &"content_id".into(),
-                &JsValue::from_f64(event.content_id as f64),
-            );
-            let _ = js_sys::Reflect::set(
-                &object,
-                &"watch_seconds".into(),
-                &JsValue::from_f64(event.watch_seconds),
-            );
-            events.push(&object);
-        }
-        if let Ok(text) = js_sys::JSON::stringify(&events) {
+        if let Some(storage) = &self.storage {
             // A full or disabled storage only means the history lasts this visit.
-            let _ = storage.set_item(HISTORY_KEY, &String::from(text));
+            let _ = storage.set_item(HISTORY_KEY, &history::to_json(&self.history));
         }
     }
 
@@ -269,17 +235,12 @@ impl Page {
         let Some(storage) = &self.storage else {
             return;
         };
-        let (ids, titles, posters) = (
-            self.recommender.catalog_ids(),
-            self.recommender.catalog_titles(),
-            self.recommender.catalog_posters(),
-        );
         let catalog = js_sys::Array::new();
-        for ((id, title), poster) in ids.iter().zip(&titles).zip(&posters) {
+        for movie in self.model.catalog() {
             let entry = js_sys::Array::of3(
-                &JsValue::from_f64(*id),
-                &JsValue::from_str(title),
-                &JsValue::from_str(poster),
+                &JsValue::from_f64(movie.id as f64),
+                &JsValue::from_str(&movie.title),
+                &JsValue::from_str(&movie.poster),
             );
             catalog.push(&entry);
         }
@@ -298,34 +259,9 @@ fn one_decimal(value: f64) -> String {
 
 /// The stored history, skipping entries that are not events (see `history`).
 fn load_history(storage: Option<&Storage>) -> Vec<WatchEvent> {
-    let Some(text) = storage.and_then(|s| s.get_item(HISTORY_KEY).ok().flatten()) else {
-        return Vec::new();
-    };
-    let Ok(parsed) = js_sys::JSON::parse(&text) else {
-        return Vec::new();
-    };
-    let Ok(entries) = parsed.dyn_into::<js_sys::Array>() else {
-        return Vec::new();
-    };
-    let number = |entry: &JsValue, key: &str| {
-        js_sys::Reflect::get(entry, &key.into())
-            .ok()
-            .and_then(|value| value.as_f64())
-            .unwrap_or(f64::NAN)
-    };
-    let mut events: Vec<WatchEvent> = entries
-        .iter()
-        .filter_map(|entry| {
-            history::event(
-                number(&entry, "content_id"),
-                number(&entry, "watch_seconds"),
-            )
-        })
-        .collect();
-    if events.len() > MAX_HISTORY {
-        events.drain(..events.len() - MAX_HISTORY);
-    }
-    events
+    storage
+        .and_then(|s| s.get_item(HISTORY_KEY).ok().flatten())
+        .map_or_else(Vec::new, |text| history::from_json(&text))
 }
 
 fn show_name(document: &Document, storage: Option<&Storage>) {

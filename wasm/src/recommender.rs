@@ -57,12 +57,6 @@ impl Recommender {
             ignored: ranking.ignored.iter().map(|&id| id as f64).collect(),
         })
     }
-
-    /// The model (the page reads titles for its watched strip).
-    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-    pub(crate) fn model(&self) -> &Model {
-        &self.model
-    }
 }
 
 /// Events from JavaScript's parallel arrays of content ids and watch times.
