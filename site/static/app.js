@@ -155,7 +155,7 @@ function measure(wasm, plan, arm) {
       const period = wasm.experimentPeriod(Date.now());
       if (!kept || kept.name !== plan.name || kept.reported === period) return;
       const body = wasm.experimentReport(arm.index, [...card.parentElement.children].indexOf(card), freshDraw());
-      if (body === undefined) return;
+      if (!body) return;
       // Marked before sending: a report lost on the way is not sent again this period.
       store(EXPERIMENT_KEY, { ...kept, reported: period });
       fetch(plan.report, {
