@@ -3,8 +3,8 @@
 //! visit), ranks with the candidate's model exactly as the server's
 //! `/batch-predict?arm=candidate` does, reports its first click once, and `/experiments`
 //! counts that one report; a second click in the same period and a click with reporting
-//! turned off send nothing. Afterwards the server's log and its files hold nothing that
-//! identifies the browser.
+//! turned off send nothing. The server's log and its files hold nothing that identifies the
+//! browser. When the experiment ends, the next visit ranks with the serving model.
 
 mod support;
 
@@ -215,6 +215,38 @@ async fn the_page_ranks_with_its_arm_and_reports_once_without_identifying_itself
             "{identifier:?} in the log:\n{log}"
         );
     }
+
+    // 7. The experiment ends (the server restarts without it): the next visit ranks with the
+    // serving model, as the server does for the stored history, and forgets the draw.
+    let (mut server, _) = site(
+        &serving.join("model.bin"),
+        &serving.join("posters"),
+        &address.to_string(),
+    );
+    client.refresh().await.unwrap();
+    let history = stored_history(client).await;
+    let (_, expected) = server_ranking(address, &history).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cards(client).await != expected {
+        assert!(
+            Instant::now() < deadline,
+            "the page never ranked with the serving model"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let left = client
+        .execute(
+            "return [document.documentElement.dataset.experimentArm ?? null, localStorage.getItem('cinerec.experiment'), document.getElementById('experiment-reporting')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        left,
+        json!([null, null, null]),
+        "no arm, no draw, no switch"
+    );
+    server.stop();
     assert_eq!(
         files(data.path()),
         before,
