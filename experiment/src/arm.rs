@@ -1,10 +1,7 @@
 //! The two arms of an experiment and how a device joins one.
 
-use serde::Serialize;
-
 /// An arm of an experiment: the serving model or the one on trial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Arm {
     /// The serving model, `model.bin`.
     Control,

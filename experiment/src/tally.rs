@@ -2,12 +2,10 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use crate::{Arm, Design, Report};
 
 /// The reports of one arm, by reported value.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Reports whose bit was 0.
     pub zeros: u64,
@@ -23,7 +21,7 @@ impl Counts {
 }
 
 /// The counts of both arms: everything the server learns from the reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     control: Counts,
     candidate: Counts,
