@@ -22,6 +22,7 @@ else
 fi
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p cinerec-core --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p cinerec-experiment --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p cinerec-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 cargo test --workspace
 wasm-pack test --headless --chrome wasm
@@ -38,13 +39,14 @@ for file in site/static/*.* site/static/pkg/*; do page_gz=$((page_gz + $(gz "$fi
 echo "page: .wasm $wasm_gz bytes gzipped, everything $page_gz bytes"
 ((wasm_gz < 64500 && page_gz < 100000)) || { echo "page: over its size budget" >&2; exit 1; }
 # The end-to-end tests run the trainer and the server that `cargo test --workspace` just built
-# into target/debug: the page in Chromium, and three replicas behind HAProxy under load (one
+# into target/debug: the page in Chromium (alone and in an experiment's arm), three replicas behind HAProxy under load (one
 # killed and restarted, a model promoted; its figures are shown for the README). Selecting the
-# whole workspace again, and both test targets in one command, keeps cargo's feature resolution
+# whole workspace again, and the test targets in one command, keeps cargo's feature resolution
 # the same, so nothing is compiled twice (`-p cinerec-e2e` alone rebuilt half the tree, cold;
 # `--test replicas` alone rebuilt the end-to-end crate's dependencies, 3 minutes).
-cargo test --workspace --test browser --test replicas -- --ignored --show-output \
-    the_page_ranks_on_the_device replicas_behind_haproxy the_dashboard_queries
+cargo test --workspace --test browser --test replicas --test experiment -- --ignored --show-output \
+    the_page_ranks_on_the_device the_page_ranks_with_its_arm replicas_behind_haproxy \
+    the_dashboard_queries
 
 # The deployment files: the systemd unit (against the binary just built) and the Dockerfile.
 sed "s#/opt/cinerec/bin/cinerec-site#$PWD/target/debug/cinerec-site#" \

@@ -62,21 +62,8 @@ async fn the_page_ranks_on_the_device_as_the_server_does_learns_from_clicks_and_
     // same history, bit for bit.
     let mut clicked = Vec::new();
     for _ in 0..3 {
-        let before = cards(client).await;
-        let first_card = client
-            .find(Locator::Css("#recommendations [data-content-id]"))
-            .await
-            .unwrap();
-        first_card.click().await.unwrap();
-        clicked.push(before[0].0);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while cards(client).await.first() == before.first() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the click re-ranked nothing"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        clicked.push(cards(client).await[0].0);
+        click_first_card(client).await;
     }
     let history = stored_history(client).await;
     let stored: Vec<u64> = history
@@ -323,17 +310,7 @@ async fn screenshots_for_the_readme() {
         })
         .await;
         for _ in 0..3 {
-            let before = cards(client).await;
-            client
-                .find(Locator::Css("#recommendations [data-content-id]"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-            while cards(client).await.first() == before.first() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            click_first_card(client).await;
         }
         // Move the pointer off the cards, so no card is caught mid-hover.
         use fantoccini::actions::InputSource;

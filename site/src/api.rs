@@ -1,5 +1,5 @@
-//! The JSON API: `/batch-predict` (GET and POST), the original's `/predict`, `/healthz` and
-//! `/model`. This module parses requests and maps errors to answers; each answer is made by
+//! The JSON API: `/batch-predict` (GET and POST; with `arm=candidate`, ranked by a running
+//! experiment's candidate model), the original's `/predict`, `/healthz` and `/model`. This module parses requests and maps errors to answers; each answer is made by
 //! one snapshot of the model being served
 //! ([`Serving`](crate::serving::Serving)), whose ranking has the page's bits.
 
@@ -9,6 +9,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
+use crate::experiments;
 use crate::log::clip;
 use crate::serving::AnswerError;
 use crate::state::State;
@@ -63,6 +64,8 @@ struct BatchRequest {
     k: Option<u64>,
     #[serde(default)]
     history: Vec<WatchEvent>,
+    /// An experiment's arm whose model ranks (`control`, the default, or `candidate`).
+    arm: Option<String>,
 }
 
 /// The original's `POST /predict` body: one event with the movie's features. The ranking
@@ -82,10 +85,12 @@ struct PredictRequest {
 pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, Problem> {
     let mut k = None;
     let mut user = None;
+    let mut arm = None;
     for (name, value) in query_pairs(query)? {
         let slot = match name.as_str() {
             "k" => &mut k,
             "user_id" => &mut user,
+            "arm" => &mut arm,
             _ => continue,
         };
         if slot.replace(value).is_some() {
@@ -122,7 +127,10 @@ pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, 
             })?
         }
     };
-    answer(state.model.load().batch_answer(&history, k))
+    match experiments::candidate_for(state, arm.as_deref())? {
+        Some(candidate) => answer(candidate.batch_answer(&history, k)),
+        None => answer(state.model.load().batch_answer(&history, k)),
+    }
 }
 
 /// `POST /batch-predict` with `{"k":N,"history":[{"content_id":ID,"watch_seconds":S},...]}`.
@@ -140,7 +148,10 @@ pub fn batch_predict_post(state: &State, body: &[u8]) -> Result<Response<Bytes>,
             request.history.len()
         )));
     }
-    answer(state.model.load().batch_answer(&request.history, k))
+    match experiments::candidate_for(state, request.arm.as_deref())? {
+        Some(candidate) => answer(candidate.batch_answer(&request.history, k)),
+        None => answer(state.model.load().batch_answer(&request.history, k)),
+    }
 }
 
 /// `POST /predict`: the top movie after one watch, for the original's clients.
@@ -175,13 +186,15 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
 }
 
 fn json_bytes(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    uncached(status, "application/json", body)
+}
+
+/// An answer of `content_type` that caches must not keep.
+pub fn uncached(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Bytes> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -74,6 +74,35 @@ pub struct Args {
     /// seconds.
     #[arg(long, env = "CINEREC_WATCH_INTERVAL", default_value_t = 1.0, value_parser = seconds)]
     pub watch_interval: f64,
+    /// Starts a private A/B test of this candidate model against the served one (README,
+    /// "Private A/B tests"); loaded once, never reloaded while the experiment runs.
+    #[arg(long, env = "CINEREC_EXPERIMENT_MODEL", requires = "experiment_name")]
+    pub experiment_model: Option<PathBuf>,
+    /// The experiment's name (letters, digits, '.', '_', '-'): a new name draws every
+    /// device's arm again.
+    #[arg(long, env = "CINEREC_EXPERIMENT_NAME", requires = "experiment_model")]
+    pub experiment_name: Option<String>,
+    /// The share of devices in the candidate's arm.
+    #[arg(long, env = "CINEREC_EXPERIMENT_SHARE", default_value_t = 0.1)]
+    pub experiment_share: f64,
+    /// The smallest true difference in the metric (a share, 0.1 = ten points) the test is
+    /// built to find; it sets the reports each arm needs.
+    #[arg(long, env = "CINEREC_EXPERIMENT_EFFECT", default_value_t = 0.1)]
+    pub experiment_effect: f64,
+    /// The test's false-winner rate (two-sided).
+    #[arg(long, env = "CINEREC_EXPERIMENT_ALPHA", default_value_t = 0.05)]
+    pub experiment_alpha: f64,
+    /// The test's power at the smallest effect.
+    #[arg(long, env = "CINEREC_EXPERIMENT_POWER", default_value_t = 0.8)]
+    pub experiment_power: f64,
+    /// The most reports one network (an IPv4 address, an IPv6 /64) may send per day; 0 for
+    /// no limit (behind a proxy every visitor shares its address).
+    #[arg(
+        long,
+        env = "CINEREC_EXPERIMENT_REPORTS_PER_NETWORK",
+        default_value_t = 10
+    )]
+    pub experiment_reports_per_network: u32,
 }
 
 /// Where the served model comes from.

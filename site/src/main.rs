@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod coarse_timer;
 mod event_cache;
+mod experiments;
 mod files;
 mod headers;
 mod log;

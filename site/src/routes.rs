@@ -8,6 +8,7 @@
 //! | `GET /healthz`, `/model`, `/metrics` | health, the model's metadata, Prometheus text |
 //! | `GET /model.bin` | the bytes of the model being served |
 //! | `GET /posters/<file>` | a poster from `--posters` |
+//! | `GET /experiment`, `/experiments`, `/experiments/candidate/model.bin`, `POST /experiments/report` | a private A/B test (see `experiments`) |
 //! | `GET /` and `GET /<file>` | the page's files from `--static` |
 //!
 //! One handler dispatches every request rather than a tree of warp filters, so that every
@@ -30,11 +31,12 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
-use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{header, HeaderMap, Method, Request, Response, StatusCode, Uri};
 use warp::path::FullPath;
 use warp::{Filter, Reply};
 
 use crate::api::{self, Problem};
+use crate::experiments::{self, Peer};
 use crate::files::{self, Root};
 use crate::headers::{decorate, preflight};
 use crate::state::State;
@@ -53,6 +55,7 @@ pub fn filter(
         .and(query)
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
+        .and(warp::ext::optional::<Peer>())
         .and(state)
         .then(handle)
         .recover(|_| async {
@@ -149,6 +152,11 @@ fn record(
     let elapsed: Duration = started.elapsed();
     let status = response.status().as_u16();
     state.metrics.observe(route, status, elapsed);
+    if route == "/experiments/report" {
+        // Counted, never logged: a line would keep when a device clicked (README, "The
+        // privacy claim").
+        return;
+    }
     // The path only: a query string or a body may hold what a log must not keep. The log
     // cuts it to `log::MAX_ECHO` bytes.
     tracing::info!(
@@ -166,6 +174,7 @@ async fn handle<S, B>(
     query: String,
     headers: HeaderMap,
     body: S,
+    peer: Option<Peer>,
     state: Arc<State>,
 ) -> Response<Bytes>
 where
@@ -173,7 +182,14 @@ where
     B: Buf,
 {
     let started = Instant::now();
-    let (route, answer) = dispatch(&method, path.as_str(), &query, &headers, body, &state).await;
+    let request = Incoming {
+        method: &method,
+        path: path.as_str(),
+        query: &query,
+        headers: &headers,
+        peer,
+    };
+    let (route, answer) = dispatch(request, body, &state).await;
     let mut response = answer.unwrap_or_else(|problem| problem.response());
     decorate(&mut response, &method, &headers, &state.cors);
     record(&state, route, &method, path.as_str(), &response, started);
@@ -181,6 +197,15 @@ where
 }
 
 type Answer = Result<Response<Bytes>, Problem>;
+
+/// What [`dispatch`] reads of a request besides its body.
+struct Incoming<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a str,
+    headers: &'a HeaderMap,
+    peer: Option<Peer>,
+}
 
 /// What a decoded path names: its label in the metrics, the methods it takes (for a 405's
 /// message) and its `Allow` (those and OPTIONS, which every route answers as a preflight).
@@ -212,6 +237,12 @@ impl Route {
             "model" => Route::new("/model", READ.0, READ.1),
             "metrics" => Route::new("/metrics", READ.0, READ.1),
             "model.bin" => Route::new("/model.bin", READ.0, READ.1),
+            "experiment" => Route::new("/experiment", READ.0, READ.1),
+            "experiments" => Route::new("/experiments", READ.0, READ.1),
+            "experiments/report" => Route::new("/experiments/report", "POST", "POST, OPTIONS"),
+            "experiments/candidate/model.bin" => {
+                Route::new("/experiments/candidate/model.bin", READ.0, READ.1)
+            }
             _ if decoded.starts_with("posters/") => Route::new("/posters", READ.0, READ.1),
             _ => Route::new("static", READ.0, READ.1),
         }
@@ -219,18 +250,18 @@ impl Route {
 }
 
 /// The route label (for metrics) and the answer.
-async fn dispatch<S, B>(
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: S,
-    state: &State,
-) -> (&'static str, Answer)
+async fn dispatch<S, B>(request: Incoming<'_>, body: S, state: &State) -> (&'static str, Answer)
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
+    let Incoming {
+        method,
+        path,
+        query,
+        headers,
+        peer,
+    } = request;
     let not_here = || {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -282,9 +313,20 @@ where
             Ok(bytes) => api::predict(state, &bytes),
             Err(problem) => Err(problem),
         },
+        "/experiments/report" => match read_body(body, headers, state).await {
+            Ok(bytes) => experiments::report(state, &bytes, peer),
+            Err(problem) => Err(problem),
+        },
+        "/experiment" => Ok(experiments::describe(state)),
+        "/experiments" => experiments::results(state, headers),
+        "/experiments/candidate/model.bin" => experiments::candidate_model(state, headers, head),
         "/healthz" => Ok(api::healthz(state)),
         "/model" => api::model(state),
-        "/metrics" => Ok(text(state.metrics.render())),
+        "/metrics" => Ok(api::uncached(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            Bytes::from(state.metrics.render()),
+        )),
         "/model.bin" => Ok(files::respond(
             state.model.load().file(),
             headers,
@@ -309,18 +351,6 @@ where
         }
     };
     (route.label, answer)
-}
-
-fn text(body: String) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// The whole body, at most [`MAX_BODY`] bytes, within the request timeout: a slow or endless

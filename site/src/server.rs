@@ -40,6 +40,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::cli::{Args, Source};
 use crate::coarse_timer::CoarseTimer;
+use crate::experiments::{Experiment, Peer};
 use crate::files::Files;
 use crate::headers::Cors;
 use crate::metrics::Metrics;
@@ -113,6 +114,7 @@ async fn prepare(args: &Args) -> Result<Arc<State>> {
         cors: Cors::new(&args.cors_origins)?,
         request_timeout: args.request_timeout(),
         timer: CoarseTimer::new().context("starting the timer thread")?,
+        experiment: Experiment::from_args(args).await?,
     }))
 }
 
@@ -213,7 +215,9 @@ async fn serve(args: Args, state: Arc<State>) -> Result<()> {
         let ticket = Arc::new(ticket);
         let service = hyper::service::service_fn({
             let (state, routes, ticket) = (state.clone(), routes.clone(), ticket.clone());
-            move |request| {
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                // For the experiment reports' rate limit only (see `experiments`).
+                request.extensions_mut().insert(Peer(peer.ip()));
                 let busy = ticket.busy();
                 let (state, routes) = (state.clone(), routes.clone());
                 async move {

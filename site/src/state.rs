@@ -16,6 +16,7 @@ use cinerec_core::WatchEvent;
 use tokio::signal::unix::Signal;
 
 use crate::coarse_timer::CoarseTimer;
+use crate::experiments::Experiment;
 use crate::files::{read_capped, Files, Signature};
 use crate::headers::Cors;
 use crate::metrics::Metrics;
@@ -37,6 +38,8 @@ pub struct State {
     pub request_timeout: Duration,
     /// The clock for request deadlines (cheap to start and drop per request).
     pub timer: CoarseTimer,
+    /// The running A/B test of a candidate model, if any (see `experiments`).
+    pub experiment: Option<Experiment>,
 }
 
 /// How long reading a model may take before the reload (or the start) gives up on it: a

@@ -5,7 +5,9 @@
 // network first (revalidated by ETag, so a repeat visit costs a few 304s) and fall back to
 // the copy cached on the last successful visit: online, everything is current, so an old
 // WebAssembly module is never paired with a new model; offline, everything comes from one
-// visit. Posters never change for a given file name: the cached copy comes first.
+// visit. Posters never change for a given file name: the cached copy comes first. A running
+// experiment's description (`experiment`) and its arm's model are network-first too, so an
+// offline visit ranks with the arm of the last online one; reports are POSTs, never cached.
 
 const CACHE = 'cinerec-v1';
 const SHELL = [
@@ -82,6 +84,8 @@ self.addEventListener('fetch', (event) => {
   // The API and other origins are not the page's to cache.
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
   if (url.pathname.startsWith('/batch-predict') || url.pathname === '/predict') return;
+  // The experiment's results are the operator's page, not the visitor's.
+  if (url.pathname === '/experiments') return;
   if (url.pathname.startsWith('/posters/')) {
     event.respondWith(cacheFirst(request));
   } else {

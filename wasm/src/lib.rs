@@ -2,7 +2,8 @@
 `cinerec-wasm` is cinerec in the visitor's browser: the page itself (`page`), rendered from
 Rust through web-sys straight from core's `Ranking`; what the page keeps on the device
 (`history`: the storage format and the rules for reading back what a visitor may have
-edited); and [`Recommender`], the class for JavaScript users and tests.
+edited); the page's rules of a private A/B test (`experiment`, for `app.js`); and
+[`Recommender`], the class for JavaScript users and tests.
 
 It adds no arithmetic of its own: decoding and ranking are `cinerec-core`'s, the very code
 the server runs, so the page and `/batch-predict` agree to the bit. `Recommender` only
@@ -15,11 +16,13 @@ vectors in Chromium.
 */
 #![deny(missing_docs)]
 
+mod experiment;
 mod history;
 #[cfg(target_family = "wasm")]
 mod page;
 mod recommender;
 
+pub use experiment::{experiment_arm, experiment_period, experiment_report};
 pub use recommender::{Ranked, Recommender};
 
 #[cfg(target_family = "wasm")]

@@ -335,6 +335,23 @@ pub async fn cards(client: &Client) -> Vec<(u64, u32)> {
     cards
 }
 
+/// Clicks the first card and waits (at most 10 s) until the page has re-ranked.
+pub async fn click_first_card(client: &Client) {
+    let before = cards(client).await;
+    client
+        .find(Locator::Css("#recommendations [data-content-id]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cards(client).await.first() == before.first() {
+        assert!(Instant::now() < deadline, "the click re-ranked nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the page shows `count` cards (or the fallback), at most 30 s.
 pub async fn wait_for_cards(client: &Client, count: usize) -> Vec<(u64, u32)> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -371,7 +388,11 @@ pub async fn shoot(client: &Client, name: &str) {
 
 /// The server's ranking for `history` (as the page stores it), ids and score bits.
 pub async fn server_ranking(address: SocketAddr, history: &Value) -> (String, Vec<(u64, u32)>) {
-    let body = json!({ "k": 10, "history": history });
+    server_ranking_of(address, json!({ "k": 10, "history": history })).await
+}
+
+/// The server's ranking for a `POST /batch-predict` body, ids and score bits.
+pub async fn server_ranking_of(address: SocketAddr, body: Value) -> (String, Vec<(u64, u32)>) {
     let answer = reqwest::Client::new()
         .post(format!("http://{address}/batch-predict"))
         .header("content-type", "application/json")

@@ -1,0 +1,492 @@
+//! A private A/B test of two models (the rules are `cinerec-experiment`'s; the README's
+//! "Private A/B tests" says what it promises): the candidate model beside the serving one,
+//! the experiment's description for the page, the reports' counts, and the results.
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET /experiment` | the running experiment for the page (name, arms with share and model URL), or `null` |
+//! | `GET /experiments/candidate/model.bin` | the candidate's model bytes |
+//! | `POST /experiments/report` | counts one report (`{"arm":…,"bit":0|1}`): 204, or why not |
+//! | `GET /experiments` | per arm the estimate, its interval and reports, and the decision: JSON, or HTML for a browser |
+//! | `/batch-predict` with `arm=candidate` | the ranking of the candidate's model (see `api`) |
+//!
+//! What the server keeps of a report is one more count for its arm and value: never its
+//! address, its headers or its time (a report is counted in `/metrics` by status, and has no
+//! line in the request log, whose time would say when a device clicked). To bound abuse, a report is refused when it
+//! is not the wire format (400, 413), names no arm of this experiment (400), comes for an arm
+//! that has its reports (409), or comes from a network (an IPv4 address, an IPv6 /64) past its
+//! reports for the day (429); that count is kept in memory only, keyed by a hash under a key
+//! drawn at start, and forgotten each day.
+//!
+//! The candidate is loaded once, at start, and never reloaded: a model changing under a
+//! running experiment would mix two candidates in one arm's counts. The counts live in
+//! memory: a restart starts the experiment's counts again (not written to disk).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use cinerec_experiment::{
+    estimate, metric, response, Arm, Decision, Design, Estimate, Report, ReportError, Tally,
+};
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+use crate::api::{json, uncached, Problem};
+use crate::cli::Args;
+use crate::files;
+use crate::log::clip;
+use crate::serving::Serving;
+use crate::state::{load_model_within, State};
+
+/// The client's address, put in each request's extensions by the server for the reports'
+/// rate limit (and read nowhere else).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub IpAddr);
+
+/// A running experiment.
+pub struct Experiment {
+    name: String,
+    share: f64,
+    design: Design,
+    candidate: Arc<Serving>,
+    tally: Mutex<Tally>,
+    limiter: Mutex<Limiter>,
+}
+
+/// The path of the candidate's model, relative to the page.
+const CANDIDATE_MODEL: &str = "experiments/candidate/model.bin";
+
+impl Experiment {
+    /// The experiment `--experiment-model` and its flags describe, or `None` without one.
+    pub async fn from_args(args: &Args) -> Result<Option<Experiment>> {
+        let Some(path) = &args.experiment_model else {
+            return Ok(None);
+        };
+        let name = args.experiment_name.clone().unwrap_or_default();
+        check_name(&name)?;
+        if !(args.experiment_share > 0.0 && args.experiment_share < 1.0) {
+            bail!(
+                "--experiment-share {} is not a share between 0 and 1 (both excluded)",
+                args.experiment_share
+            );
+        }
+        let design = Design::new(
+            args.experiment_alpha,
+            args.experiment_power,
+            args.experiment_effect,
+        )
+        .context("the experiment's design (--experiment-alpha, -power, -effect)")?;
+        let candidate = load_model_within(path, args.max_model_bytes)
+            .await
+            .context("--experiment-model")?;
+        Ok(Some(Experiment {
+            name,
+            share: args.experiment_share,
+            design,
+            candidate: Arc::new(candidate),
+            tally: Mutex::new(Tally::default()),
+            limiter: Mutex::new(Limiter::new(
+                args.experiment_reports_per_network,
+                Instant::now(),
+            )),
+        }))
+    }
+
+    fn tally(&self) -> MutexGuard<'_, Tally> {
+        // Counts are plain numbers: a panic elsewhere cannot leave them half-written.
+        self.tally.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The candidate takes `share`, control the rest.
+    fn share(&self, arm: Arm) -> f64 {
+        match arm {
+            Arm::Control => 1.0 - self.share,
+            Arm::Candidate => self.share,
+        }
+    }
+}
+
+/// A name the page keeps and the results show: 1 to 64 letters, digits, `.`, `_` or `-`.
+fn check_name(name: &str) -> Result<()> {
+    let fits = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !fits {
+        bail!(
+            "--experiment-name {:?} must be 1 to 64 letters, digits, '.', '_' or '-' \
+             (required with --experiment-model)",
+            clip(name)
+        );
+    }
+    Ok(())
+}
+
+fn running(state: &State) -> Result<&Experiment, Problem> {
+    state.experiment.as_ref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "no experiment is running on this server",
+        )
+    })
+}
+
+/// The model `/batch-predict` ranks with for `arm` (`None` or `control`: the serving one,
+/// which the caller holds).
+pub fn candidate_for<'a>(
+    state: &'a State,
+    arm: Option<&str>,
+) -> Result<Option<&'a Serving>, Problem> {
+    let Some(name) = arm else {
+        return Ok(None);
+    };
+    let experiment = running(state)?;
+    match Arm::from_name(name) {
+        Some(Arm::Control) => Ok(None),
+        Some(Arm::Candidate) => Ok(Some(&experiment.candidate)),
+        None => Err(Problem::bad(format!(
+            "arm {:?} is not an arm of experiment {} (control, candidate)",
+            clip(name),
+            experiment.name
+        ))),
+    }
+}
+
+#[derive(Serialize)]
+struct ArmPlan {
+    name: &'static str,
+    share: f64,
+    model: &'static str,
+}
+
+#[derive(Serialize)]
+struct Plan<'a> {
+    name: &'a str,
+    arms: [ArmPlan; 2],
+    report: &'static str,
+    period_days: u32,
+    epsilon: f64,
+}
+
+/// `GET /experiment`: what the page needs to join an arm, or `null`.
+pub fn describe(state: &State) -> Response<Bytes> {
+    let Some(experiment) = &state.experiment else {
+        return json(StatusCode::OK, &());
+    };
+    let arm = |arm: Arm, model| ArmPlan {
+        name: arm.name(),
+        share: experiment.share(arm),
+        model,
+    };
+    json(
+        StatusCode::OK,
+        &Plan {
+            name: &experiment.name,
+            arms: [
+                arm(Arm::Control, "model.bin"),
+                arm(Arm::Candidate, CANDIDATE_MODEL),
+            ],
+            report: "experiments/report",
+            period_days: metric::PERIOD_DAYS,
+            epsilon: response::EPSILON,
+        },
+    )
+}
+
+/// `GET /experiments/candidate/model.bin`.
+pub fn candidate_model(
+    state: &State,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response<Bytes>, Problem> {
+    let experiment = running(state)?;
+    Ok(files::respond(
+        experiment.candidate.file(),
+        headers,
+        head,
+        "no-cache",
+    ))
+}
+
+/// `POST /experiments/report`: counts one report, or says why it is refused.
+pub fn report(state: &State, body: &[u8], peer: Option<Peer>) -> Result<Response<Bytes>, Problem> {
+    let experiment = running(state)?;
+    // Every attempt counts against its network, malformed ones included.
+    let source = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Peer(address)| address);
+    let admitted = experiment
+        .limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .admit(source, Instant::now());
+    if !admitted {
+        let mut problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many reports from this network today (a device sends one per {} days)",
+                metric::PERIOD_DAYS
+            ),
+        )
+        .response();
+        problem
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+        return Ok(problem);
+    }
+    let report = Report::parse(body).map_err(|error| match error {
+        ReportError::TooLong { .. } => {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
+        }
+        _ => Problem::bad(clip(&error.to_string())),
+    })?;
+    experiment
+        .tally()
+        .add(report, &experiment.design)
+        .map_err(|full| Problem::new(StatusCode::CONFLICT, full.to_string()))?;
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct ArmResult<'a> {
+    name: &'static str,
+    share: f64,
+    model_id: &'a str,
+    reports: u64,
+    estimate: Option<Estimate>,
+}
+
+#[derive(Serialize)]
+struct Results<'a> {
+    name: &'a str,
+    metric: String,
+    epsilon: f64,
+    period_days: u32,
+    design: Design,
+    arms: Vec<ArmResult<'a>>,
+    decision: Decision,
+}
+
+/// `GET /experiments`: JSON, or a small HTML page when the client prefers it (a browser).
+pub fn results(state: &State, headers: &HeaderMap) -> Result<Response<Bytes>, Problem> {
+    let experiment = running(state)?;
+    let tally = experiment.tally().clone();
+    let serving = state.model.load();
+    let confidence = 1.0 - experiment.design.alpha();
+    let results = Results {
+        name: &experiment.name,
+        metric: format!(
+            "share of {}-day periods whose first click landed in the top {} recommendations",
+            metric::PERIOD_DAYS,
+            metric::TOP
+        ),
+        epsilon: response::EPSILON,
+        period_days: metric::PERIOD_DAYS,
+        design: experiment.design,
+        arms: Arm::ALL
+            .into_iter()
+            .map(|arm| ArmResult {
+                name: arm.name(),
+                share: experiment.share(arm),
+                model_id: match arm {
+                    Arm::Control => serving.id(),
+                    Arm::Candidate => experiment.candidate.id(),
+                },
+                reports: tally.counts(arm).reports(),
+                estimate: estimate(tally.counts(arm), confidence),
+            })
+            .collect(),
+        decision: experiment.design.decide(&tally),
+    };
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if !wants_html {
+        return Ok(json(StatusCode::OK, &results));
+    }
+    Ok(uncached(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        Bytes::from(html(&results)),
+    ))
+}
+
+/// The results as a page: a table, a chart of the intervals, the decision in words. (The
+/// site's policy allows no inline style, so the chart is drawn with SVG attributes.)
+fn html(results: &Results) -> String {
+    let percent = |value: f64| format!("{:.1} %", value * 100.0);
+    let mut rows = String::new();
+    let mut bars = String::new();
+    for (index, arm) in results.arms.iter().enumerate() {
+        let (value, interval) = match &arm.estimate {
+            Some(e) => (
+                percent(e.value),
+                format!("{} – {}", percent(e.low), percent(e.high)),
+            ),
+            None => ("–".into(), "–".into()),
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{value}</td><td>{interval}</td></tr>\n",
+            arm.name,
+            percent(arm.share),
+            escape(arm.model_id),
+            arm.reports
+        ));
+        if let Some(e) = &arm.estimate {
+            // 0 to 100 % across 400 px, one row of 30 px per arm.
+            let (y, x) = (20 + 30 * index, |v: f64| 80.0 + 400.0 * v);
+            bars.push_str(&format!(
+                "<text x=\"0\" y=\"{}\">{}</text><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#FDC000\" stroke-width=\"6\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"5\" fill=\"#0E111B\"/>\n",
+                y + 4,
+                arm.name,
+                x(e.low),
+                x(e.high),
+                x(e.value)
+            ));
+        }
+    }
+    let decision = match results.decision {
+        Decision::Collecting { reports_per_arm } => format!(
+            "Collecting: the test runs once each arm has {reports_per_arm} reports (no winner is named before, so looking early changes nothing)."
+        ),
+        Decision::CandidateBetter { z } => format!("The candidate is better (z = {z:.2})."),
+        Decision::ControlBetter { z } => format!("The control is better (z = {z:.2})."),
+        Decision::NoDifference { z } => format!(
+            "No difference found (z = {z:.2}): a true difference is most likely below {}.",
+            percent(results.design.min_effect())
+        ),
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Experiment {name} · cinerec</title></head>\n<body>\n<h1>Experiment {name}</h1>\n<p>Metric: {metric}. Each device reports at most once per {days} days, with randomized response (ε = ln 3 ≈ {epsilon:.2}); the estimates undo that noise and the intervals ({confidence} %) include it.</p>\n<table>\n<tr><th>arm</th><th>share</th><th>model</th><th>reports</th><th>estimate</th><th>interval</th></tr>\n{rows}</table>\n<svg width=\"500\" height=\"80\" role=\"img\" aria-label=\"estimates and intervals\"><line x1=\"80\" x2=\"480\" y1=\"75\" y2=\"75\" stroke=\"#888\"/><text x=\"80\" y=\"72\">0 %</text><text x=\"450\" y=\"72\">100 %</text>\n{bars}</svg>\n<p><strong>{decision}</strong></p>\n</body></html>\n",
+        name = escape(results.name),
+        metric = results.metric,
+        days = results.period_days,
+        epsilon = results.epsilon,
+        confidence = 100.0 * (1.0 - results.design.alpha()),
+    )
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// How long a network's count of reports lasts.
+const WINDOW: Duration = Duration::from_secs(86_400);
+/// The most networks counted in one window: past it, a newcomer's reports are refused until
+/// the window ends, so a flood from many addresses cannot grow the map without bound.
+const MAX_NETWORKS: usize = 100_000;
+
+/// Counts reports per network for one window, keyed by a hash under a key drawn at start
+/// (the map holds no address, and the key dies with the process); forgotten when the window
+/// ends.
+struct Limiter {
+    per_network: u32,
+    hasher: RandomState,
+    started: Instant,
+    counts: HashMap<u64, u32>,
+}
+
+impl Limiter {
+    fn new(per_network: u32, now: Instant) -> Limiter {
+        Limiter {
+            per_network,
+            hasher: RandomState::new(),
+            started: now,
+            counts: HashMap::new(),
+        }
+    }
+
+    /// Whether `source` may send one more report at `now` (always, with a limit of 0).
+    fn admit(&mut self, source: IpAddr, now: Instant) -> bool {
+        if self.per_network == 0 {
+            return true;
+        }
+        if now.duration_since(self.started) >= WINDOW {
+            self.counts.clear();
+            self.started = now;
+        }
+        let key = self.hasher.hash_one(network(source));
+        let room = self.counts.len() < MAX_NETWORKS;
+        match self.counts.get_mut(&key) {
+            Some(count) if *count >= self.per_network => false,
+            Some(count) => {
+                *count += 1;
+                true
+            }
+            None if room => {
+                self.counts.insert(key, 1);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The part of an address one device controls: a whole IPv4 address, an IPv6 address's /64
+/// (a device picks its own addresses inside its network's /64).
+fn network(address: IpAddr) -> u128 {
+    match address {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => (u128::from(v6) >> 64) | (1 << 127),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_network_gets_its_reports_per_window_and_no_more() {
+        let start = Instant::now();
+        let mut limiter = Limiter::new(2, start);
+        let one: IpAddr = "203.0.113.7".parse().unwrap();
+        let other: IpAddr = "203.0.113.8".parse().unwrap();
+        assert!(limiter.admit(one, start));
+        assert!(limiter.admit(one, start));
+        assert!(!limiter.admit(one, start));
+        assert!(limiter.admit(other, start));
+        // The next window forgets them.
+        assert!(limiter.admit(one, start + WINDOW));
+        // An IPv6 /64 is one network.
+        let (a, b): (IpAddr, IpAddr) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::ffff:2".parse().unwrap(),
+        );
+        assert!(limiter.admit(a, start + WINDOW));
+        assert!(limiter.admit(b, start + WINDOW));
+        assert!(!limiter.admit(a, start + WINDOW));
+        assert!(limiter.admit("2001:db8:0:1::1".parse().unwrap(), start + WINDOW));
+    }
+
+    #[test]
+    fn the_limiter_never_holds_more_than_its_networks() {
+        let start = Instant::now();
+        let mut limiter = Limiter::new(1, start);
+        for n in 0..MAX_NETWORKS as u32 {
+            assert!(limiter.admit(IpAddr::V4(Ipv4Addr::from(n)), start));
+        }
+        assert!(!limiter.admit(IpAddr::V4(Ipv4Addr::from(u32::MAX)), start));
+        assert_eq!(limiter.counts.len(), MAX_NETWORKS);
+    }
+
+    #[test]
+    fn names_are_short_and_plain() {
+        assert!(check_name("next-watch.2026-12").is_ok());
+        for bad in ["", "a b", "<script>", &"x".repeat(65)] {
+            let message = check_name(bad).unwrap_err().to_string();
+            assert!(message.contains("--experiment-name"), "{message}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! A private A/B test on the real server: the plan the page reads, the candidate's model and
+//! ranking, reports counted up to the design's horizon and decided, and every kind of abuse
+//! the report route refuses (malformed, oversized, unknown arm, a full arm, one network's
+//! thousand reports).
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+/// The usual flags with an experiment of `other.bin` against `model.bin`; `--experiment-effect
+/// 1` makes the test need 16 reports per arm.
+fn experiment_args(site: &Site, per_network: u32) -> Vec<String> {
+    let mut args = site.args();
+    args.extend(
+        [
+            "--experiment-model",
+            "other.bin",
+            "--experiment-name",
+            "trial-7",
+            "--experiment-share",
+            "0.25",
+            "--experiment-effect",
+            "1",
+            "--experiment-reports-per-network",
+            &per_network.to_string(),
+        ]
+        .map(String::from),
+    );
+    args
+}
+
+fn report(server: &Server, arm: &str, bit: u8) -> Answer {
+    post(
+        &server.url("/experiments/report"),
+        format!(r#"{{"arm":"{arm}","bit":{bit}}}"#),
+    )
+}
+
+fn counted(server: &Server) -> (u64, u64) {
+    let results = get(&server.url("/experiments")).unwrap().json();
+    let reports = |index: usize| results["arms"][index]["reports"].as_u64().unwrap();
+    (reports(0), reports(1))
+}
+
+#[test]
+fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision() {
+    let site = Site::new();
+    let server = site.start(&experiment_args(&site, 0));
+
+    let plan = get(&server.url("/experiment")).unwrap().json();
+    assert_eq!(plan["name"], "trial-7");
+    assert_eq!(plan["arms"][0]["name"], "control");
+    assert_eq!(plan["arms"][0]["share"], 0.75);
+    assert_eq!(plan["arms"][0]["model"], "model.bin");
+    assert_eq!(plan["arms"][1]["name"], "candidate");
+    assert_eq!(plan["arms"][1]["share"], 0.25);
+    assert_eq!(plan["report"], "experiments/report");
+    let candidate = plan["arms"][1]["model"].as_str().unwrap();
+    let model = get_with(
+        &server.url(&format!("/{candidate}")),
+        &[("accept-encoding", "identity")],
+    );
+    assert_eq!(model.status, 200);
+    assert_eq!(model.body, site.read("other.bin"), "the candidate's bytes");
+
+    // /batch-predict ranks with the arm's model.
+    let by_arm = |arm: &str| {
+        get(&server.url(&format!("/batch-predict?k=5&arm={arm}")))
+            .unwrap()
+            .json()
+    };
+    let (control, candidate) = (by_arm("control"), by_arm("candidate"));
+    let served = get(&server.url("/batch-predict?k=5")).unwrap().json();
+    assert_eq!(control, served);
+    assert_ne!(candidate["model_id"], served["model_id"]);
+    let posted = post(
+        &server.url("/batch-predict"),
+        r#"{"k":5,"history":[],"arm":"candidate"}"#,
+    )
+    .json();
+    assert_eq!(posted, candidate);
+    let unknown = get(&server.url("/batch-predict?k=5&arm=treatment")).unwrap();
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("\"treatment\""));
+
+    // Nothing decided before both arms have their 16 reports; control's all 0, the
+    // candidate's all 1: the candidate wins.
+    let results = get(&server.url("/experiments")).unwrap().json();
+    assert_eq!(results["design"]["reports_per_arm"], 16);
+    assert_eq!(results["decision"]["state"], "collecting");
+    assert_eq!(results["arms"][1]["estimate"], serde_json::Value::Null);
+    for _ in 0..16 {
+        assert_eq!(report(&server, "control", 0).status, 204);
+    }
+    assert_eq!(
+        get(&server.url("/experiments")).unwrap().json()["decision"]["state"],
+        "collecting"
+    );
+    for _ in 0..16 {
+        assert_eq!(report(&server, "candidate", 1).status, 204);
+    }
+    let full = report(&server, "candidate", 1);
+    assert_eq!(full.status, 409);
+    assert!(full.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("16 reports"));
+    let results = get(&server.url("/experiments")).unwrap().json();
+    assert_eq!(
+        results["decision"]["state"], "candidate_better",
+        "{results}"
+    );
+    assert_eq!(results["arms"][0]["estimate"]["value"], 0.0);
+    assert_eq!(results["arms"][1]["estimate"]["value"], 1.0);
+    assert_eq!(counted(&server), (16, 16));
+    let page = get_with(&server.url("/experiments"), &[("accept", "text/html,*/*")]);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.text().contains("The candidate is better"),
+        "{}",
+        page.text()
+    );
+    assert!(page.text().contains("<svg"));
+
+    // Reports are counted in /metrics, and the log keeps no line of them (its time would say
+    // when a device clicked).
+    assert_eq!(server.requests_counted("/experiments/report", 204), 32);
+    assert_eq!(server.requests_counted("/experiments/report", 409), 1);
+    assert!(server.wait_for_log(&["path=/experiments", "status=200"], Duration::from_secs(5)));
+    assert!(
+        !server.log().contains("/experiments/report"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn bad_reports_are_refused_and_not_counted() {
+    let site = Site::new();
+    let server = site.start(&experiment_args(&site, 0));
+    let refused = |body: &str| {
+        let answer = post(&server.url("/experiments/report"), body.to_string());
+        (
+            answer.status,
+            answer.json()["error"].as_str().unwrap().to_string(),
+        )
+    };
+    let (status, error) = refused(r#"{"arm":"treatment","bit":1}"#);
+    assert_eq!(status, 400);
+    assert!(error.contains("arm \"treatment\" is not an arm"), "{error}");
+    let (status, error) = refused(r#"{"arm":"control","bit":7}"#);
+    assert_eq!(
+        (status, error.as_str()),
+        (400, "report: bit 7 is not 0 or 1")
+    );
+    let (status, error) = refused(r#"{"arm":"control","bit":1,"visitor":"x"}"#);
+    assert_eq!(status, 400);
+    assert!(error.contains("unknown field `visitor`"), "{error}");
+    let (status, error) = refused("not json");
+    assert_eq!(status, 400);
+    assert!(error.contains("line 1 column"), "{error}");
+    let (status, error) = refused(&format!(
+        r#"{{"arm":"control","bit":1,"pad":"{}"}}"#,
+        "x".repeat(100)
+    ));
+    assert_eq!(status, 413);
+    assert!(error.contains("more than the 64"), "{error}");
+    let (status, _) = refused(&"x".repeat(70 << 10));
+    assert_eq!(status, 413);
+    assert_eq!(get(&server.url("/experiments/report")).unwrap().status, 405);
+    assert_eq!(counted(&server), (0, 0));
+}
+
+#[test]
+fn one_network_gets_its_reports_for_the_day_and_then_429() {
+    let site = Site::new();
+    let server = site.start(&experiment_args(&site, 5));
+    let mut statuses = std::collections::BTreeMap::new();
+    let mut retry_after = None;
+    for n in 0..1000 {
+        let answer = report(&server, if n % 2 == 0 { "control" } else { "candidate" }, 1);
+        *statuses.entry(answer.status).or_insert(0) += 1;
+        if answer.status == 429 {
+            retry_after = answer.header("retry-after").map(String::from);
+        }
+    }
+    assert_eq!(statuses, [(204, 5), (429, 995)].into_iter().collect());
+    assert_eq!(retry_after.as_deref(), Some("3600"));
+    assert_eq!(counted(&server), (3, 2));
+}
+
+#[test]
+fn without_an_experiment_its_routes_say_none_runs() {
+    let site = Site::new();
+    let server = site.start(&site.args());
+    let plan = get(&server.url("/experiment")).unwrap();
+    assert_eq!((plan.status, plan.text().as_str()), (200, "null"));
+    for answer in [
+        get(&server.url("/experiments")).unwrap(),
+        get(&server.url("/experiments/candidate/model.bin")).unwrap(),
+        get(&server.url("/batch-predict?arm=candidate")).unwrap(),
+        report(&server, "control", 1),
+    ] {
+        assert_eq!(answer.status, 404);
+        assert_eq!(
+            answer.json()["error"],
+            "no experiment is running on this server"
+        );
+    }
+}
+
+#[test]
+fn bad_experiment_flags_are_one_error_line_and_exit_2() {
+    let site = Site::new();
+    for (extra, needle) in [
+        (vec!["--experiment-model", "other.bin"], "--experiment-name"),
+        (
+            vec![
+                "--experiment-model",
+                "other.bin",
+                "--experiment-name",
+                "a b",
+            ],
+            "--experiment-name \"a b\" must be",
+        ),
+        (
+            vec![
+                "--experiment-model",
+                "other.bin",
+                "--experiment-name",
+                "x",
+                "--experiment-share",
+                "1",
+            ],
+            "--experiment-share 1 is not a share",
+        ),
+        (
+            vec![
+                "--experiment-model",
+                "other.bin",
+                "--experiment-name",
+                "x",
+                "--experiment-power",
+                "0.3",
+            ],
+            "power 0.3 is not in [0.5, 1)",
+        ),
+        (
+            vec![
+                "--experiment-model",
+                "missing.bin",
+                "--experiment-name",
+                "x",
+            ],
+            "--experiment-model",
+        ),
+    ] {
+        let mut args = vec!["--model", "model.bin", "--static", "static"];
+        args.extend(extra);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_cinerec-site"))
+            .args(&args)
+            .current_dir(site.dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
