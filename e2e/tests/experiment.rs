@@ -96,7 +96,7 @@ async fn the_page_ranks_with_its_arm_and_reports_once_without_identifying_itself
         .unwrap();
     client
         .execute(
-            "localStorage.setItem('cinerec.experiment', JSON.stringify({name: 'e2e-trial', draw: 0, reported: null}));",
+            "localStorage.setItem('cinerec.experiment', JSON.stringify({name: 'e2e-trial', draw: 0}));",
             vec![],
         )
         .await
@@ -153,9 +153,7 @@ async fn the_page_ranks_with_its_arm_and_reports_once_without_identifying_itself
         .unwrap();
     let off = client
         .execute(
-            "const kept = JSON.parse(localStorage.getItem('cinerec.experiment'));\
-             kept.reported = null;\
-             localStorage.setItem('cinerec.experiment', JSON.stringify(kept));\
+            "localStorage.removeItem('cinerec.experiment.reported');\
              return localStorage.getItem('cinerec.experiment.reporting');",
             vec![],
         )

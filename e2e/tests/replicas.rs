@@ -5,7 +5,9 @@
 //! and a new model is promoted. The client must see no failed request, every answer must come
 //! whole from one of the two models (its ranking equal, to the score bits, to what that model
 //! gives for that history), and every replica must serve the new model within
-//! [`CONVERGE_WITHIN`]. The figures are printed (`--show-output`) for the README.
+//! [`CONVERGE_WITHIN`]. The figures are printed (`--show-output`) for the README. The replicas
+//! also run a private A/B test: its reports, sent through HAProxy, land in one tally and are
+//! limited by the client's forwarded address.
 //!
 //! Needs HAProxy and the two binaries built beside this test: `./scripts/test.sh` provides
 //! them and runs this test with `--ignored`.
@@ -37,6 +39,8 @@ const LOAD_THREADS: usize = 4;
 const PAUSE: Duration = Duration::from_millis(2);
 /// No thread sends more than this, whatever the timing.
 const MAX_REQUESTS_PER_THREAD: usize = 20_000;
+/// The replicas run an A/B test allowing this many reports a day per network.
+const REPORTS_PER_NETWORK: usize = 5;
 /// Every replica serves the promoted model this soon after the promotion returns. Each replica
 /// looks at the registry every second (`--watch-interval 1`, the default) and loads a model of
 /// this size in milliseconds: ten seconds leaves room for a loaded machine.
@@ -69,7 +73,7 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
     let addresses: Vec<SocketAddr> = (0..REPLICAS).map(|_| free_address()).collect();
     let mut replicas: Vec<Process> = addresses
         .iter()
-        .map(|address| registry.replica(*address))
+        .map(|address| registry.replica(*address, &model_b))
         .collect();
     let haproxy = HaProxy::start(&addresses);
     haproxy.wait_until_all_up();
@@ -91,7 +95,7 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
     let killed_at = started.elapsed();
     std::thread::sleep(Duration::from_secs(1));
     let restart = Instant::now();
-    replicas[1] = registry.replica(addresses[1]);
+    replicas[1] = registry.replica(addresses[1], &model_b);
     let restarted_at = started.elapsed();
     let restart_took = restart.elapsed();
     haproxy.wait_until_all_up();
@@ -181,6 +185,32 @@ fn replicas_behind_haproxy_lose_no_request_to_a_killed_replica_and_follow_a_prom
         after_restart > 0,
         "the restarted replica took requests again"
     );
+    // A private A/B test across the fleet: every report lands in one tally (r1's), and the
+    // limit per network counts the address HAProxy forwarded, not what a client wrote.
+    let mut reports = Vec::new();
+    for n in 0..REPORTS_PER_NETWORK + 2 {
+        let body = r#"{"arm":"control","bit":1}"#;
+        let answer = Connection::open(haproxy.front)
+            .and_then(|mut connection| {
+                connection.send(&format!(
+                    "POST /experiments/report HTTP/1.1\r\nHost: {}\r\n\
+                     Content-Type: application/json\r\nX-Forwarded-For: 203.0.113.{n}\r\n\
+                     Content-Length: {}\r\n\r\n{body}",
+                    haproxy.front,
+                    body.len()
+                ))
+            })
+            .unwrap();
+        reports.push((answer.status, answer.header("x-cinerec-replica")));
+    }
+    let r1 = Some("r1".to_string());
+    let expected_reports: Vec<_> = (0..REPORTS_PER_NETWORK + 2)
+        .map(|n| (if n < REPORTS_PER_NETWORK { 204 } else { 429 }, r1.clone()))
+        .collect();
+    assert_eq!(reports, expected_reports);
+    let results: Value = serde_json::from_str(&get(haproxy.front, "/experiments")).unwrap();
+    assert_eq!(results["arms"][0]["reports"], REPORTS_PER_NETWORK);
+
     // The names the alerts and the dashboard read are the ones the programs expose.
     let exposed = format!(
         "{}{}",
@@ -507,9 +537,18 @@ impl Registry {
         trainer(&all);
     }
 
-    /// A replica on `address`, following the registry.
-    fn replica(&self, address: SocketAddr) -> Process {
-        let args: Vec<OsString> = vec!["--registry".into(), self.root.clone().into()];
+    /// A replica on `address`, following the registry, and running an A/B test of
+    /// `candidate` behind HAProxy (which it trusts to say who reports).
+    fn replica(&self, address: SocketAddr, candidate: &Path) -> Process {
+        let mut args: Vec<OsString> = vec!["--registry".into(), self.root.clone().into()];
+        args.extend(["--experiment-model".into(), candidate.into()]);
+        args.extend(
+            ["--experiment-name", "fleet", "--trusted-proxy", "127.0.0.1"].map(OsString::from),
+        );
+        args.extend([
+            "--experiment-reports-per-network".into(),
+            REPORTS_PER_NETWORK.to_string().into(),
+        ]);
         site_with(&args, &address.to_string()).0
     }
 

@@ -18,7 +18,8 @@ The story, in the order the data flows:
 - [`estimate`]: the debiased share per arm with a confidence interval that includes the
   privacy noise;
 - [`Design`] and [`Decision`]: a fixed-horizon two-proportion test with a stated α, power and
-  smallest effect worth finding, and the number of reports per arm it needs.
+  smallest effect worth finding, and the number of reports each arm needs (split as the
+  devices are, so both arms fill at the same pace).
 
 Like `cinerec-core`, the crate does no I/O, reads no clock and draws no random numbers: the
 callers pass the draws (the page from `crypto.getRandomValues`, the simulation test from a
@@ -48,7 +49,7 @@ pub mod response;
 mod tally;
 
 pub use arm::{assign, Arm};
-pub use decision::{Decision, Design, DesignError};
+pub use decision::{Decision, Design, DesignError, Needed};
 pub use estimate::{estimate, Estimate};
 pub use report::{Report, ReportError, MAX_REPORT_BYTES};
 pub use tally::{ArmFull, Counts, Tally};

@@ -61,7 +61,7 @@ impl Tally {
 
     /// Counts `report`, unless its arm already has the reports `design` asks for.
     pub fn add(&mut self, report: Report, design: &Design) -> Result<(), ArmFull> {
-        let needed = design.reports_per_arm();
+        let needed = design.reports_needed().of(report.arm);
         let counts = match report.arm {
             Arm::Control => &mut self.control,
             Arm::Candidate => &mut self.candidate,
@@ -87,8 +87,8 @@ mod tests {
 
     #[test]
     fn reports_are_counted_per_arm_and_value_up_to_the_horizon() {
-        let design = Design::new(0.05, 0.8, 0.5).unwrap();
-        let needed = design.reports_per_arm();
+        let design = Design::new(0.05, 0.8, 0.5, 0.5).unwrap();
+        let needed = design.reports_needed().control;
         let mut tally = Tally::default();
         tally
             .add(

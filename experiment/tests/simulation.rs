@@ -3,9 +3,10 @@
 //! the decision), to measure the decision's power and its false-winner rate.
 //!
 //! Each device draws its arm, the position of its first click (in the top 3 with its arm's
-//! true probability), its randomized report, and the server counts it; devices keep coming
-//! until both arms have the design's reports. Everything is drawn from the workspace's seeded
-//! generator, so a run's figures are the same every time.
+//! true probability, which may drift over the experiment's weeks), its randomized report, and
+//! the server counts it; devices keep coming until both arms have the design's reports.
+//! Everything is drawn from the workspace's seeded generator, so a run's figures are the same
+//! every time.
 //!
 //! The quick tests (about a second in debug) run a thousand experiments each and allow the
 //! binomial noise of that many (three standard errors); the `#[ignore]`d one runs 4,000 per
@@ -15,22 +16,35 @@
 use cinerec_experiment::{assign, metric, Arm, Decision, Design, Report, Tally};
 use cinerec_learn::random::Rng;
 
-/// The true share of periods whose first click lands in the top 3, per arm.
+/// The true share of periods whose first click lands in the top 3, per arm, at the start;
+/// both rise by `drift` every [`DRIFT_DEVICES`] devices (a season, a catalog growing better),
+/// the same in both arms.
 #[derive(Clone, Copy)]
 struct Truth {
     control: f64,
     candidate: f64,
+    drift: f64,
 }
 
-/// One experiment from its first device to its decision.
-fn experiment(rng: &mut Rng, design: &Design, truth: Truth, candidate_share: f64) -> Decision {
+/// The time scale of a drift, in devices reporting: about the default design's 8,721
+/// reports with a 10 % candidate share.
+const DRIFT_DEVICES: f64 = 10_000.0;
+
+/// One experiment from its first device to its decision, with its tally and the number of
+/// devices that reported. Panics past ten times the devices the design expects: no
+/// experiment should wait that long for its arms to fill.
+fn experiment(rng: &mut Rng, design: &Design, truth: Truth) -> (Decision, Tally, u64) {
+    let needed = design.reports_needed();
+    let expected = (needed.control + needed.candidate) as f64;
     let mut tally = Tally::default();
-    loop {
-        let arm = assign(rng.next_f64(), candidate_share);
-        let share = match arm {
-            Arm::Control => truth.control,
-            Arm::Candidate => truth.candidate,
-        };
+    for device in 0..10 * expected as u64 {
+        let arm = assign(rng.next_f64(), design.candidate_share());
+        let drift = truth.drift * device as f64 / DRIFT_DEVICES;
+        let share = drift
+            + match arm {
+                Arm::Control => truth.control,
+                Arm::Candidate => truth.candidate,
+            };
         // The first click's position: one of the first three cards with the arm's
         // probability, one of the other seven otherwise.
         let position = if rng.next_f64() < share {
@@ -45,19 +59,20 @@ fn experiment(rng: &mut Rng, design: &Design, truth: Truth, candidate_share: f64
         let _ = tally.add(received, design);
         match design.decide(&tally) {
             Decision::Collecting { .. } => continue,
-            decided => return decided,
+            decided => return (decided, tally, device + 1),
         }
     }
+    panic!("no decision after {} devices: {tally:?}", 10 * expected as u64);
 }
 
 /// The share of `runs` experiments (seeds `seed..seed + runs`) that declared the candidate
 /// better, and the share that declared either arm better.
 fn rates(seed: u64, runs: u64, truth: Truth, candidate_share: f64) -> (f64, f64) {
-    let design = Design::default();
+    let design = Design::new(0.05, 0.8, 0.1, candidate_share).unwrap();
     let (mut candidate, mut any) = (0, 0);
     for run in 0..runs {
         let mut rng = Rng::new(seed + run);
-        match experiment(&mut rng, &design, truth, candidate_share) {
+        match experiment(&mut rng, &design, truth).0 {
             Decision::CandidateBetter { .. } => {
                 candidate += 1;
                 any += 1;
@@ -77,10 +92,18 @@ fn noise(p: f64, runs: u64) -> f64 {
 const BETTER: Truth = Truth {
     control: 0.3,
     candidate: 0.4,
+    drift: 0.0,
 };
 const EQUAL: Truth = Truth {
     control: 0.3,
     candidate: 0.3,
+    drift: 0.0,
+};
+/// Equal arms whose metric rises by ten points, the smallest effect, over about the
+/// experiment's length.
+const EQUAL_DRIFTING: Truth = Truth {
+    drift: 0.1,
+    ..EQUAL
 };
 
 #[test]
@@ -103,24 +126,50 @@ fn equal_arms_give_a_winner_at_most_at_alpha() {
     );
 }
 
-/// A 10 % candidate share: control fills first, and its later reports are refused.
+/// A 10 % candidate share: each arm gets its share of the reports, both fill at the same
+/// pace, and the test runs on exactly the design's counts.
 #[test]
-fn a_small_candidate_share_still_decides_at_the_horizon() {
-    let design = Design::default();
+fn a_small_candidate_share_decides_on_its_counts_at_the_horizon() {
+    let design = Design::new(0.05, 0.8, 0.1, 0.1).unwrap();
+    let needed = design.reports_needed();
     let mut rng = Rng::new(3);
-    let decision = experiment(&mut rng, &design, BETTER, 0.1);
+    let (decision, tally, devices) = experiment(&mut rng, &design, BETTER);
     assert!(
         !matches!(decision, Decision::Collecting { .. }),
-        "{decision:?}"
+        "{decision:?} after {devices} devices"
+    );
+    for arm in Arm::ALL {
+        assert_eq!(tally.counts(arm).reports(), needed.of(arm), "{arm:?}");
+    }
+    // Neither arm waited long for the other: the devices are about the design's total.
+    let expected = (needed.control + needed.candidate) as f64;
+    assert!((devices as f64) < 1.1 * expected, "{devices} devices");
+}
+
+/// A metric that drifts the same way in both arms is no difference between them: a small
+/// candidate share fills both arms over the same weeks, so the drift does not pass for one.
+/// (With as many reports per arm, control's would come from the first days only, and the
+/// drift would name the candidate better in most runs.)
+#[test]
+fn a_drift_shared_by_both_arms_gives_a_winner_at_most_at_alpha() {
+    let runs = 300;
+    let (_, any) = rates(3_000, runs, EQUAL_DRIFTING, 0.1);
+    assert!(
+        any <= 0.05 + noise(0.05, runs),
+        "a winner in {any} of the runs"
     );
 }
 
 /// The README's figures.
 #[test]
-#[ignore = "16,000 experiments, 40 s: see the module docs"]
+#[ignore = "24,000 experiments, a few minutes: see the module docs"]
 fn figures_for_the_readme() {
     let runs = 4_000;
-    for (name, truth, seed) in [("better", BETTER, 10_000), ("equal", EQUAL, 20_000)] {
+    for (name, truth, seed) in [
+        ("better", BETTER, 10_000),
+        ("equal", EQUAL, 20_000),
+        ("equal, drifting by 0.1", EQUAL_DRIFTING, 30_000),
+    ] {
         for share in [0.5, 0.1] {
             let (candidate, any) = rates(seed, runs, truth, share);
             println!(

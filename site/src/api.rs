@@ -1,7 +1,8 @@
-//! The JSON API: `/batch-predict` (GET and POST; with `arm=candidate`, ranked by a running
-//! experiment's candidate model), the original's `/predict`, `/healthz` and `/model`. This module parses requests and maps errors to answers; each answer is made by
-//! one snapshot of the model being served
-//! ([`Serving`](crate::serving::Serving)), whose ranking has the page's bits.
+//! The JSON API: `/batch-predict` (GET and POST; with `arm=control` or `arm=candidate`,
+//! ranked by that arm of a running experiment), the original's `/predict`, `/healthz` and
+//! `/model`. This module parses requests and maps errors to answers; each answer is made by
+//! one snapshot of a model ([`Serving`](crate::serving::Serving)), whose ranking has the
+//! page's bits.
 
 use bytes::Bytes;
 use cinerec_core::WatchEvent;
@@ -64,7 +65,8 @@ struct BatchRequest {
     k: Option<u64>,
     #[serde(default)]
     history: Vec<WatchEvent>,
-    /// An experiment's arm whose model ranks (`control`, the default, or `candidate`).
+    /// An experiment's arm whose model ranks (`control` or `candidate`; without it, the model
+    /// served now).
     arm: Option<String>,
 }
 
@@ -127,8 +129,8 @@ pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, 
             })?
         }
     };
-    match experiments::candidate_for(state, arm.as_deref())? {
-        Some(candidate) => answer(candidate.batch_answer(&history, k)),
+    match experiments::arm_model(state, arm.as_deref())? {
+        Some(arm) => answer(arm.batch_answer(&history, k)),
         None => answer(state.model.load().batch_answer(&history, k)),
     }
 }
@@ -148,8 +150,8 @@ pub fn batch_predict_post(state: &State, body: &[u8]) -> Result<Response<Bytes>,
             request.history.len()
         )));
     }
-    match experiments::candidate_for(state, request.arm.as_deref())? {
-        Some(candidate) => answer(candidate.batch_answer(&request.history, k)),
+    match experiments::arm_model(state, request.arm.as_deref())? {
+        Some(arm) => answer(arm.batch_answer(&request.history, k)),
         None => answer(state.model.load().batch_answer(&request.history, k)),
     }
 }

@@ -1,6 +1,6 @@
 //! Command-line flags, each also read from an environment variable (for systemd and Docker).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -76,11 +76,25 @@ pub struct Args {
     pub watch_interval: f64,
     /// Starts a private A/B test of this candidate model against the served one (README,
     /// "Private A/B tests"); loaded once, never reloaded while the experiment runs.
-    #[arg(long, env = "CINEREC_EXPERIMENT_MODEL", requires = "experiment_name")]
+    #[arg(
+        long,
+        env = "CINEREC_EXPERIMENT_MODEL",
+        requires = "experiment_name",
+        group = "candidate"
+    )]
     pub experiment_model: Option<PathBuf>,
+    /// With --registry: the candidate is this registry entry (checked as a promotion is),
+    /// instead of --experiment-model's file; loaded once, at start.
+    #[arg(
+        long,
+        env = "CINEREC_EXPERIMENT_ENTRY",
+        requires_all = ["experiment_name", "registry"],
+        group = "candidate"
+    )]
+    pub experiment_entry: Option<String>,
     /// The experiment's name (letters, digits, '.', '_', '-'): a new name draws every
     /// device's arm again.
-    #[arg(long, env = "CINEREC_EXPERIMENT_NAME", requires = "experiment_model")]
+    #[arg(long, env = "CINEREC_EXPERIMENT_NAME", requires = "candidate")]
     pub experiment_name: Option<String>,
     /// The share of devices in the candidate's arm.
     #[arg(long, env = "CINEREC_EXPERIMENT_SHARE", default_value_t = 0.1)]
@@ -103,6 +117,64 @@ pub struct Args {
         default_value_t = 10
     )]
     pub experiment_reports_per_network: u32,
+    /// Proxies in front of this server, as addresses or networks (`127.0.0.1` for HAProxy on
+    /// the same host, `10.0.0.0/16` for a load balancer's subnets; repeat or separate with
+    /// commas). For a request from one of them, the experiment reports' per-network limit
+    /// counts the address the proxy appended last to `X-Forwarded-For`; nothing else reads
+    /// that header, and it is never logged.
+    #[arg(long = "trusted-proxy", env = "CINEREC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = Network::parse)]
+    pub trusted_proxies: Vec<Network>,
+}
+
+/// An address with a prefix length: a network (`10.0.0.0/16`), or one address without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// `ADDRESS` or `ADDRESS/PREFIX`.
+    pub fn parse(text: &str) -> Result<Network, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("{address:?} is not an IP address"))?;
+        let address = address.to_canonical();
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(prefix) => prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|prefix| *prefix <= bits)
+                .ok_or_else(|| format!("/{prefix} is not a prefix length of 0 to {bits}"))?,
+        };
+        Ok(Network { address, prefix })
+    }
+
+    /// Whether `address` is in this network (an IPv4 address mapped into IPv6 counts as the
+    /// IPv4 one).
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let masked = |bits: u128, width: u32| {
+            let shift = width - u32::from(self.prefix);
+            bits.checked_shr(shift).unwrap_or(0)
+        };
+        match (self.address, address.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(other)) => {
+                masked(u32::from(net).into(), 32) == masked(u32::from(other).into(), 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(other)) => {
+                masked(u128::from(net), 128) == masked(u128::from(other), 128)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Where the served model comes from.
@@ -172,6 +244,29 @@ mod tests {
                 argument.get_env().is_some(),
                 "--{id} has no environment variable"
             );
+        }
+    }
+
+    #[test]
+    fn networks_parse_and_contain_their_addresses() {
+        let net = |text| Network::parse(text).unwrap();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(net("127.0.0.1").contains(ip("127.0.0.1")));
+        assert!(!net("127.0.0.1").contains(ip("127.0.0.2")));
+        assert!(net("10.0.0.0/16").contains(ip("10.0.255.7")));
+        assert!(net("10.0.0.0/16").contains(ip("::ffff:10.0.3.4")));
+        assert!(!net("10.0.0.0/16").contains(ip("10.1.0.1")));
+        assert!(net("0.0.0.0/0").contains(ip("203.0.113.9")));
+        assert!(!net("0.0.0.0/0").contains(ip("2001:db8::1")));
+        assert!(net("2001:db8::/32").contains(ip("2001:db8:ffff::1")));
+        assert!(net("::/0").contains(ip("2001:db8::1")));
+        for (bad, message) in [
+            ("10.0.0.0/33", "/33 is not a prefix length of 0 to 32"),
+            ("10.0.0.0/x", "/x is not a prefix length"),
+            ("proxy", "\"proxy\" is not an IP address"),
+        ] {
+            let error = Network::parse(bad).unwrap_err();
+            assert!(error.contains(message), "{error}");
         }
     }
 }

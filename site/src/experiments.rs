@@ -5,21 +5,26 @@
 //! | route | answer |
 //! | --- | --- |
 //! | `GET /experiment` | the running experiment for the page (name, arms with share and model URL), or `null` |
-//! | `GET /experiments/candidate/model.bin` | the candidate's model bytes |
+//! | `GET /experiments/control/model.bin`, `…/candidate/model.bin` | each arm's model bytes |
 //! | `POST /experiments/report` | counts one report (`{"arm":…,"bit":0|1}`): 204, or why not |
 //! | `GET /experiments` | per arm the estimate, its interval and reports, and the decision: JSON, or HTML for a browser |
-//! | `/batch-predict` with `arm=candidate` | the ranking of the candidate's model (see `api`) |
+//! | `/batch-predict` with `arm=control` or `arm=candidate` | the ranking of that arm's model (see `api`) |
 //!
 //! What the server keeps of a report is one more count for its arm and value: never its
 //! address, its headers or its time (a report is counted in `/metrics` by status, and has no
 //! line in the request log, whose time would say when a device clicked). To bound abuse, a report is refused when it
 //! is not the wire format (400, 413), names no arm of this experiment (400), comes for an arm
-//! that has its reports (409), or comes from a network (an IPv4 address, an IPv6 /64) past its
-//! reports for the day (429); that count is kept in memory only, keyed by a hash under a key
-//! drawn at start, and forgotten each day.
+//! that has its reports (409), or comes from a network (an IPv4 address, an IPv6 /64; behind a
+//! `--trusted-proxy`, the address it forwarded) past its reports for the day (429); that count
+//! is kept in memory only, keyed by a hash under a key drawn at start, and forgotten each day.
 //!
-//! The candidate is loaded once, at start, and never reloaded: a model changing under a
-//! running experiment would mix two candidates in one arm's counts. The counts live in
+//! Several replicas each keep their own counts: the load balancer sends every report and every
+//! `/experiments` to one of them (`deploy/haproxy/cinerec.cfg`), so there is one tally.
+//!
+//! Both arms' models are fixed when the experiment starts: the candidate's, loaded once, and
+//! the control's, the model served then. A model changing under a running experiment would
+//! mix two models in one arm's counts, so a later reload or promotion changes what the API
+//! serves without `arm`, never the control arm. The counts live in
 //! memory: a restart starts the experiment's counts again (not written to disk).
 
 use std::collections::HashMap;
@@ -33,13 +38,15 @@ use bytes::Bytes;
 use cinerec_experiment::{
     estimate, metric, response, Arm, Decision, Design, Estimate, Report, ReportError, Tally,
 };
+use cinerec_registry::Registry;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
 use crate::api::{json, uncached, Problem};
-use crate::cli::Args;
+use crate::cli::{Args, Network};
 use crate::files;
 use crate::log::clip;
+use crate::registry;
 use crate::serving::Serving;
 use crate::state::{load_model_within, State};
 
@@ -53,20 +60,25 @@ pub struct Experiment {
     name: String,
     share: f64,
     design: Design,
+    control: Arc<Serving>,
     candidate: Arc<Serving>,
     tally: Mutex<Tally>,
     limiter: Mutex<Limiter>,
+    /// `--trusted-proxy`: peers whose `X-Forwarded-For` names the reporter's network.
+    trusted_proxies: Vec<Network>,
 }
 
-/// The path of the candidate's model, relative to the page.
+/// The paths of the arms' models, relative to the page.
+const CONTROL_MODEL: &str = "experiments/control/model.bin";
 const CANDIDATE_MODEL: &str = "experiments/candidate/model.bin";
 
 impl Experiment {
-    /// The experiment `--experiment-model` and its flags describe, or `None` without one.
-    pub async fn from_args(args: &Args) -> Result<Option<Experiment>> {
-        let Some(path) = &args.experiment_model else {
+    /// The experiment `--experiment-model` (or `-entry`) and its flags describe, with
+    /// `serving` as its control, or `None` without one.
+    pub async fn from_args(args: &Args, serving: &Arc<Serving>) -> Result<Option<Experiment>> {
+        if args.experiment_model.is_none() && args.experiment_entry.is_none() {
             return Ok(None);
-        };
+        }
         let name = args.experiment_name.clone().unwrap_or_default();
         check_name(&name)?;
         if !(args.experiment_share > 0.0 && args.experiment_share < 1.0) {
@@ -79,27 +91,50 @@ impl Experiment {
             args.experiment_alpha,
             args.experiment_power,
             args.experiment_effect,
+            args.experiment_share,
         )
-        .context("the experiment's design (--experiment-alpha, -power, -effect)")?;
-        let candidate = load_model_within(path, args.max_model_bytes)
-            .await
-            .context("--experiment-model")?;
+        .context("the experiment's design (--experiment-alpha, -power, -effect, -share)")?;
+        let candidate = match (
+            &args.experiment_model,
+            &args.experiment_entry,
+            &args.registry,
+        ) {
+            (Some(path), _, _) => load_model_within(path, args.max_model_bytes)
+                .await
+                .context("--experiment-model")?,
+            (None, Some(id), Some(root)) => {
+                let registry = Registry::open(root).context("--registry")?;
+                registry::load_entry(&registry, id, args.max_model_bytes)
+                    .await
+                    .with_context(|| format!("--experiment-entry {}", clip(id)))?
+            }
+            _ => bail!("--experiment-entry needs --registry"),
+        };
         Ok(Some(Experiment {
             name,
             share: args.experiment_share,
             design,
+            control: serving.clone(),
             candidate: Arc::new(candidate),
             tally: Mutex::new(Tally::default()),
             limiter: Mutex::new(Limiter::new(
                 args.experiment_reports_per_network,
                 Instant::now(),
             )),
+            trusted_proxies: args.trusted_proxies.clone(),
         }))
     }
 
     fn tally(&self) -> MutexGuard<'_, Tally> {
         // Counts are plain numbers: a panic elsewhere cannot leave them half-written.
         self.tally.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn model(&self, arm: Arm) -> &Serving {
+        match arm {
+            Arm::Control => &self.control,
+            Arm::Candidate => &self.candidate,
+        }
     }
 
     /// The candidate takes `share`, control the rest.
@@ -136,19 +171,15 @@ fn running(state: &State) -> Result<&Experiment, Problem> {
     })
 }
 
-/// The model `/batch-predict` ranks with for `arm` (`None` or `control`: the serving one,
-/// which the caller holds).
-pub fn candidate_for<'a>(
-    state: &'a State,
-    arm: Option<&str>,
-) -> Result<Option<&'a Serving>, Problem> {
+/// The model `/batch-predict` ranks with for `arm` (`None` without one: the model served
+/// now, which the caller holds).
+pub fn arm_model<'a>(state: &'a State, arm: Option<&str>) -> Result<Option<&'a Serving>, Problem> {
     let Some(name) = arm else {
         return Ok(None);
     };
     let experiment = running(state)?;
     match Arm::from_name(name) {
-        Some(Arm::Control) => Ok(None),
-        Some(Arm::Candidate) => Ok(Some(&experiment.candidate)),
+        Some(arm) => Ok(Some(experiment.model(arm))),
         None => Err(Problem::bad(format!(
             "arm {:?} is not an arm of experiment {} (control, candidate)",
             clip(name),
@@ -188,7 +219,7 @@ pub fn describe(state: &State) -> Response<Bytes> {
         &Plan {
             name: &experiment.name,
             arms: [
-                arm(Arm::Control, "model.bin"),
+                arm(Arm::Control, CONTROL_MODEL),
                 arm(Arm::Candidate, CANDIDATE_MODEL),
             ],
             report: "experiments/report",
@@ -198,15 +229,16 @@ pub fn describe(state: &State) -> Response<Bytes> {
     )
 }
 
-/// `GET /experiments/candidate/model.bin`.
-pub fn candidate_model(
+/// `GET /experiments/ARM/model.bin`.
+pub fn arm_model_file(
     state: &State,
+    arm: Arm,
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response<Bytes>, Problem> {
     let experiment = running(state)?;
     Ok(files::respond(
-        experiment.candidate.file(),
+        experiment.model(arm).file(),
         headers,
         head,
         "no-cache",
@@ -214,10 +246,15 @@ pub fn candidate_model(
 }
 
 /// `POST /experiments/report`: counts one report, or says why it is refused.
-pub fn report(state: &State, body: &[u8], peer: Option<Peer>) -> Result<Response<Bytes>, Problem> {
+pub fn report(
+    state: &State,
+    body: &[u8],
+    headers: &HeaderMap,
+    peer: Option<Peer>,
+) -> Result<Response<Bytes>, Problem> {
     let experiment = running(state)?;
     // Every attempt counts against its network, malformed ones included.
-    let source = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Peer(address)| address);
+    let source = reporter(peer, headers, &experiment.trusted_proxies);
     let admitted = experiment
         .limiter
         .lock()
@@ -279,7 +316,6 @@ struct Results<'a> {
 pub fn results(state: &State, headers: &HeaderMap) -> Result<Response<Bytes>, Problem> {
     let experiment = running(state)?;
     let tally = experiment.tally().clone();
-    let serving = state.model.load();
     let confidence = 1.0 - experiment.design.alpha();
     let results = Results {
         name: &experiment.name,
@@ -296,10 +332,7 @@ pub fn results(state: &State, headers: &HeaderMap) -> Result<Response<Bytes>, Pr
             .map(|arm| ArmResult {
                 name: arm.name(),
                 share: experiment.share(arm),
-                model_id: match arm {
-                    Arm::Control => serving.id(),
-                    Arm::Candidate => experiment.candidate.id(),
-                },
+                model_id: experiment.model(arm).id(),
                 reports: tally.counts(arm).reports(),
                 estimate: estimate(tally.counts(arm), confidence),
             })
@@ -355,8 +388,9 @@ fn html(results: &Results) -> String {
         }
     }
     let decision = match results.decision {
-        Decision::Collecting { reports_per_arm } => format!(
-            "Collecting: the test runs once each arm has {reports_per_arm} reports (no winner is named before, so looking early changes nothing)."
+        Decision::Collecting { reports_needed } => format!(
+            "Collecting: the test runs once control has {} reports and the candidate {} (no winner is named before, so looking early changes nothing).",
+            reports_needed.control, reports_needed.candidate
         ),
         Decision::CandidateBetter { z } => format!("The candidate is better (z = {z:.2})."),
         Decision::ControlBetter { z } => format!("The control is better (z = {z:.2})."),
@@ -434,10 +468,32 @@ impl Limiter {
     }
 }
 
+/// The address a report counts against: the peer's, or, when the peer is a trusted proxy, the
+/// last address in its last `X-Forwarded-For` field (the one the proxy appended: what a client
+/// wrote there itself comes before it). A field the proxy did not fill counts against the proxy.
+fn reporter(peer: Option<Peer>, headers: &HeaderMap, trusted: &[Network]) -> IpAddr {
+    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Peer(address)| {
+        address.to_canonical()
+    });
+    if !trusted.iter().any(|proxy| proxy.contains(peer)) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|field| field.to_str().ok())
+        .and_then(|field| field.rsplit(',').next())
+        .and_then(|last| last.trim().parse::<IpAddr>().ok())
+        .map_or(peer, |address| address.to_canonical())
+}
+
 /// The part of an address one device controls: a whole IPv4 address, an IPv6 address's /64
 /// (a device picks its own addresses inside its network's /64).
 fn network(address: IpAddr) -> u128 {
-    match address {
+    // An IPv4 client of a server bound to `[::]` arrives as `::ffff:a.b.c.d`: its own network,
+    // not the /64 every IPv4 address shares in that form.
+    match address.to_canonical() {
         IpAddr::V4(v4) => u128::from(u32::from(v4)),
         IpAddr::V6(v6) => (u128::from(v6) >> 64) | (1 << 127),
     }
@@ -468,6 +524,50 @@ mod tests {
         assert!(limiter.admit(b, start + WINDOW));
         assert!(!limiter.admit(a, start + WINDOW));
         assert!(limiter.admit("2001:db8:0:1::1".parse().unwrap(), start + WINDOW));
+    }
+
+    #[test]
+    fn ipv4_addresses_mapped_into_ipv6_are_networks_of_their_own() {
+        let start = Instant::now();
+        let mut limiter = Limiter::new(1, start);
+        assert!(limiter.admit("::ffff:203.0.113.7".parse().unwrap(), start));
+        assert!(limiter.admit("::ffff:203.0.113.8".parse().unwrap(), start));
+        assert!(!limiter.admit("203.0.113.7".parse().unwrap(), start));
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_reporter_and_only_its_own_entry_counts() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: IpAddr = "198.51.100.4".parse().unwrap();
+        // The proxy's subnet, as a load balancer's nodes are named.
+        let proxies = [Network::parse("10.0.0.0/24").unwrap()];
+        let headers = |fields: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for field in fields {
+                headers.append("x-forwarded-for", HeaderValue::from_str(field).unwrap());
+            }
+            headers
+        };
+        // The client's own field comes first; the proxy appends its field, or its entry.
+        let spoofed = headers(&["203.0.113.1", "198.51.100.4"]);
+        assert_eq!(reporter(Some(Peer(proxy)), &spoofed, &proxies), client);
+        let appended = headers(&["203.0.113.1, 198.51.100.4"]);
+        assert_eq!(reporter(Some(Peer(proxy)), &appended, &proxies), client);
+        // From anyone else the header is ignored.
+        assert_eq!(reporter(Some(Peer(client)), &spoofed, &proxies), client);
+        assert_eq!(reporter(Some(Peer(proxy)), &spoofed, &[]), proxy);
+        // A field that is no address, or none: the proxy's own address.
+        assert_eq!(
+            reporter(Some(Peer(proxy)), &headers(&["unknown"]), &proxies),
+            proxy
+        );
+        assert_eq!(
+            reporter(Some(Peer(proxy)), &HeaderMap::new(), &proxies),
+            proxy
+        );
+        // A proxy connecting over IPv6 to a dual-stack socket, named by its IPv4 address.
+        let mapped = Peer("::ffff:10.0.0.2".parse().unwrap());
+        assert_eq!(reporter(Some(mapped), &spoofed, &proxies), client);
     }
 
     #[test]

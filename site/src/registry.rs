@@ -14,9 +14,8 @@ use anyhow::{bail, Result};
 use cinerec_registry::{Registry, CURRENT, MODEL_FILE};
 use tokio::signal::unix::Signal;
 
-use crate::files::Signature;
 use crate::serving::Serving;
-use crate::state::{within_load_timeout, State};
+use crate::state::{within_load_timeout, State, Watched};
 
 /// The entry `registry` promotes, loaded; an error when nothing is promoted.
 pub async fn load_promoted(registry: &Registry, cap: u64) -> Result<(Serving, String)> {
@@ -36,27 +35,13 @@ pub async fn follow(
     state: Arc<State>,
     registry: Registry,
     cap: u64,
-    mut hangup: Signal,
+    hangup: Signal,
     interval: Duration,
 ) {
     let pointer = registry.root().join(CURRENT);
-    let mut seen = Signature::of(&pointer);
-    let mut ticks = tokio::time::interval(interval);
+    let mut watched = Watched::new(pointer.clone(), hangup, interval);
     loop {
-        let forced = tokio::select! {
-            _ = hangup.recv() => true,
-            _ = ticks.tick() => false,
-        };
-        let now = Signature::of(&pointer);
-        if !forced && now == seen {
-            continue;
-        }
-        seen = now;
-        let reason = if forced {
-            "SIGHUP"
-        } else {
-            "the pointer changed"
-        };
+        let reason = watched.next().await;
         let promoted = match read_pointer(&registry).await {
             Ok(Some(id)) => id,
             Ok(None) => {
@@ -97,7 +82,7 @@ async fn read_pointer(registry: &Registry) -> Result<Option<String>> {
 }
 
 /// Entry `id`, checked and made ready to serve.
-async fn load_entry(registry: &Registry, id: &str, cap: u64) -> Result<Serving> {
+pub async fn load_entry(registry: &Registry, id: &str, cap: u64) -> Result<Serving> {
     let (registry, id) = (registry.clone(), id.to_string());
     let what = registry.entry_folder(&id).display().to_string();
     within_load_timeout(&what, move || {

@@ -40,6 +40,7 @@ use crate::experiments::{self, Peer};
 use crate::files::{self, Root};
 use crate::headers::{decorate, preflight};
 use crate::state::State;
+use cinerec_experiment::Arm;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 << 10;
@@ -240,6 +241,9 @@ impl Route {
             "experiment" => Route::new("/experiment", READ.0, READ.1),
             "experiments" => Route::new("/experiments", READ.0, READ.1),
             "experiments/report" => Route::new("/experiments/report", "POST", "POST, OPTIONS"),
+            "experiments/control/model.bin" => {
+                Route::new("/experiments/control/model.bin", READ.0, READ.1)
+            }
             "experiments/candidate/model.bin" => {
                 Route::new("/experiments/candidate/model.bin", READ.0, READ.1)
             }
@@ -313,13 +317,21 @@ where
             Ok(bytes) => api::predict(state, &bytes),
             Err(problem) => Err(problem),
         },
+        // Counted at its one spelling only: a load balancer routes reports to the replica
+        // that keeps the tally by this exact path (deploy/haproxy/cinerec.cfg).
+        "/experiments/report" if path != "/experiments/report" => Err(not_here()),
         "/experiments/report" => match read_body(body, headers, state).await {
-            Ok(bytes) => experiments::report(state, &bytes, peer),
+            Ok(bytes) => experiments::report(state, &bytes, headers, peer),
             Err(problem) => Err(problem),
         },
         "/experiment" => Ok(experiments::describe(state)),
         "/experiments" => experiments::results(state, headers),
-        "/experiments/candidate/model.bin" => experiments::candidate_model(state, headers, head),
+        "/experiments/control/model.bin" => {
+            experiments::arm_model_file(state, Arm::Control, headers, head)
+        }
+        "/experiments/candidate/model.bin" => {
+            experiments::arm_model_file(state, Arm::Candidate, headers, head)
+        }
         "/healthz" => Ok(api::healthz(state)),
         "/model" => api::model(state),
         "/metrics" => Ok(api::uncached(

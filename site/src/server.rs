@@ -106,15 +106,17 @@ async fn prepare(args: &Args) -> Result<Arc<State>> {
         }
         (None, _) => None,
     };
+    let loaded = Arc::new(loaded);
+    let experiment = Experiment::from_args(args, &loaded).await?;
     Ok(Arc::new(State {
         metrics,
-        model: ArcSwap::from_pointee(loaded),
+        model: ArcSwap::new(loaded),
         users,
         files: Arc::new(Files::new(&args.static_dir, args.posters.as_deref())?),
         cors: Cors::new(&args.cors_origins)?,
         request_timeout: args.request_timeout(),
         timer: CoarseTimer::new().context("starting the timer thread")?,
-        experiment: Experiment::from_args(args).await?,
+        experiment,
     }))
 }
 

@@ -74,6 +74,9 @@ async function modelBytes(url) {
 
 const EXPERIMENT_KEY = 'cinerec.experiment';
 const REPORTING_KEY = 'cinerec.experiment.reporting';
+// The last period this device reported in, whatever the experiment: kept when an experiment
+// ends or another starts, so a device never sends two reports in one period.
+const REPORTED_KEY = 'cinerec.experiment.reported';
 
 function readStored(key) {
   try {
@@ -114,7 +117,7 @@ async function runningExperiment() {
 function join(wasm, plan) {
   let kept = readStored(EXPERIMENT_KEY);
   if (!kept || kept.name !== plan.name || !(kept.draw >= 0 && kept.draw < 1)) {
-    kept = { name: plan.name, draw: freshDraw(), reported: null };
+    kept = { name: plan.name, draw: freshDraw() };
     store(EXPERIMENT_KEY, kept);
   }
   const index = wasm.experimentArm(kept.draw, plan.arms[1].share);
@@ -153,11 +156,11 @@ function measure(wasm, plan, arm) {
       if (!card || !reporting()) return;
       const kept = readStored(EXPERIMENT_KEY);
       const period = wasm.experimentPeriod(Date.now());
-      if (!kept || kept.name !== plan.name || kept.reported === period) return;
+      if (!kept || kept.name !== plan.name || readStored(REPORTED_KEY) === period) return;
       const body = wasm.experimentReport(arm.index, [...card.parentElement.children].indexOf(card), freshDraw());
       if (!body) return;
       // Marked before sending: a report lost on the way is not sent again this period.
-      store(EXPERIMENT_KEY, { ...kept, reported: period });
+      store(REPORTED_KEY, period);
       fetch(plan.report, {
         method: 'POST',
         body,

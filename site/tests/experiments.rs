@@ -10,7 +10,8 @@ use std::time::Duration;
 use support::*;
 
 /// The usual flags with an experiment of `other.bin` against `model.bin`; `--experiment-effect
-/// 1` makes the test need 16 reports per arm.
+/// 1` with a quarter of the devices in the candidate's arm makes the test need 32 reports
+/// from control and 11 from the candidate (41.9 in all, split as the devices are).
 fn experiment_args(site: &Site, per_network: u32) -> Vec<String> {
     let mut args = site.args();
     args.extend(
@@ -53,7 +54,7 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
     assert_eq!(plan["name"], "trial-7");
     assert_eq!(plan["arms"][0]["name"], "control");
     assert_eq!(plan["arms"][0]["share"], 0.75);
-    assert_eq!(plan["arms"][0]["model"], "model.bin");
+    assert_eq!(plan["arms"][0]["model"], "experiments/control/model.bin");
     assert_eq!(plan["arms"][1]["name"], "candidate");
     assert_eq!(plan["arms"][1]["share"], 0.25);
     assert_eq!(plan["report"], "experiments/report");
@@ -64,6 +65,12 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
     );
     assert_eq!(model.status, 200);
     assert_eq!(model.body, site.read("other.bin"), "the candidate's bytes");
+    let control_bytes = get(&server.url("/experiments/control/model.bin")).unwrap();
+    assert_eq!(
+        control_bytes.body,
+        site.read("model.bin"),
+        "the control's bytes"
+    );
 
     // /batch-predict ranks with the arm's model.
     let by_arm = |arm: &str| {
@@ -81,6 +88,23 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
     )
     .json();
     assert_eq!(posted, candidate);
+
+    // A new model served mid-experiment changes the API's answers without `arm`, not the
+    // control arm: its counts stay one model's.
+    let original = served["model_id"].as_str().unwrap().to_string();
+    let newer = model_id(&site.read("other.bin"));
+    replace_atomically(&site, &site.path("other.bin"), "model.bin");
+    assert!(server.wait_for_model(&newer, Duration::from_secs(10)));
+    assert_eq!(by_arm("control"), control);
+    assert_eq!(
+        get(&server.url("/experiments/control/model.bin"))
+            .unwrap()
+            .body,
+        control_bytes.body
+    );
+    let arms = get(&server.url("/experiments")).unwrap().json()["arms"].clone();
+    assert_eq!(arms[0]["model_id"], original.as_str());
+    assert_eq!(arms[1]["model_id"], newer.as_str());
     let unknown = get(&server.url("/batch-predict?k=5&arm=treatment")).unwrap();
     assert_eq!(unknown.status, 400);
     assert!(unknown.json()["error"]
@@ -88,20 +112,23 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
         .unwrap()
         .contains("\"treatment\""));
 
-    // Nothing decided before both arms have their 16 reports; control's all 0, the
+    // Nothing decided before both arms have their reports (32 and 11); control's all 0, the
     // candidate's all 1: the candidate wins.
     let results = get(&server.url("/experiments")).unwrap().json();
-    assert_eq!(results["design"]["reports_per_arm"], 16);
+    assert_eq!(
+        results["design"]["reports_needed"],
+        serde_json::json!({"control": 32, "candidate": 11})
+    );
     assert_eq!(results["decision"]["state"], "collecting");
     assert_eq!(results["arms"][1]["estimate"], serde_json::Value::Null);
-    for _ in 0..16 {
+    for _ in 0..32 {
         assert_eq!(report(&server, "control", 0).status, 204);
     }
     assert_eq!(
         get(&server.url("/experiments")).unwrap().json()["decision"]["state"],
         "collecting"
     );
-    for _ in 0..16 {
+    for _ in 0..11 {
         assert_eq!(report(&server, "candidate", 1).status, 204);
     }
     let full = report(&server, "candidate", 1);
@@ -109,7 +136,7 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
     assert!(full.json()["error"]
         .as_str()
         .unwrap()
-        .contains("16 reports"));
+        .contains("11 reports"));
     let results = get(&server.url("/experiments")).unwrap().json();
     assert_eq!(
         results["decision"]["state"], "candidate_better",
@@ -117,7 +144,7 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
     );
     assert_eq!(results["arms"][0]["estimate"]["value"], 0.0);
     assert_eq!(results["arms"][1]["estimate"]["value"], 1.0);
-    assert_eq!(counted(&server), (16, 16));
+    assert_eq!(counted(&server), (32, 11));
     let page = get_with(&server.url("/experiments"), &[("accept", "text/html,*/*")]);
     assert_eq!(
         page.header("content-type"),
@@ -132,7 +159,7 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
 
     // Reports are counted in /metrics, and the log keeps no line of them (its time would say
     // when a device clicked).
-    assert_eq!(server.requests_counted("/experiments/report", 204), 32);
+    assert_eq!(server.requests_counted("/experiments/report", 204), 43);
     assert_eq!(server.requests_counted("/experiments/report", 409), 1);
     assert!(server.wait_for_log(&["path=/experiments", "status=200"], Duration::from_secs(5)));
     assert!(
@@ -176,6 +203,12 @@ fn bad_reports_are_refused_and_not_counted() {
     let (status, _) = refused(&"x".repeat(70 << 10));
     assert_eq!(status, 413);
     assert_eq!(get(&server.url("/experiments/report")).unwrap().status, 405);
+    // Another spelling of the route is not it (a load balancer routes reports by the path).
+    let report = r#"{"arm":"control","bit":1}"#;
+    for path in ["/experiments/%72eport", "/%65xperiments/report"] {
+        let answer = post(&server.url(path), report);
+        assert_eq!(answer.status, 404, "{path}");
+    }
     assert_eq!(counted(&server), (0, 0));
 }
 
@@ -195,6 +228,53 @@ fn one_network_gets_its_reports_for_the_day_and_then_429() {
     assert_eq!(statuses, [(204, 5), (429, 995)].into_iter().collect());
     assert_eq!(retry_after.as_deref(), Some("3600"));
     assert_eq!(counted(&server), (3, 2));
+}
+
+/// A report sent with an `X-Forwarded-For` field, as a proxy would forward it.
+fn report_forwarded_for(server: &Server, forwarded_for: &str) -> u16 {
+    send(
+        client()
+            .post(server.url("/experiments/report"))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded_for)
+            .body(r#"{"arm":"control","bit":1}"#),
+    )
+    .unwrap()
+    .status
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_forwarded_network_gets_its_own_reports() {
+    let site = Site::new();
+    // This test's client is the proxy: it connects from 127.0.0.1.
+    let mut args = experiment_args(&site, 1);
+    args.extend(["--trusted-proxy", "192.0.2.1,127.0.0.1"].map(String::from));
+    let behind = site.start(&args);
+    let statuses: Vec<u16> = [
+        "203.0.113.1",
+        "203.0.113.1",
+        "203.0.113.2",
+        "::ffff:203.0.113.2",
+        // What a client wrote itself comes first; the proxy's entry is the last.
+        "203.0.113.1, 203.0.113.3",
+    ]
+    .into_iter()
+    .map(|forwarded| report_forwarded_for(&behind, forwarded))
+    .collect();
+    assert_eq!(statuses, [204, 429, 204, 429, 204]);
+    assert_eq!(counted(&behind), (3, 0));
+
+    // Without --trusted-proxy the field is anyone's to write, and ignored: one network.
+    let direct = site.start(&experiment_args(&site, 1));
+    let statuses: Vec<u16> = ["203.0.113.1", "203.0.113.2"]
+        .into_iter()
+        .map(|forwarded| report_forwarded_for(&direct, forwarded))
+        .collect();
+    assert_eq!(statuses, [204, 429]);
+    // The forwarded addresses are in no log line.
+    for server in [&behind, &direct] {
+        assert!(!server.log().contains("203.0.113"), "{}", server.log());
+    }
 }
 
 #[test]

@@ -155,3 +155,68 @@ fn without_a_promoted_model_the_server_does_not_start_and_says_why() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_experiments_candidate_can_be_a_registry_entry_checked_as_a_promotion_is() {
+    let site = Site::new();
+    let registry = Registry::create(&site.path("reg")).unwrap();
+    let serving = register(&registry, &site, "model.bin");
+    let candidate = register(&registry, &site, "other.bin");
+    registry
+        .promote(&serving, Action::Promote, None, None, None)
+        .unwrap();
+    let experiment = [
+        "--experiment-entry",
+        candidate.as_str(),
+        "--experiment-name",
+        "t",
+    ];
+    let server = site.start(&registry_args(&site, &experiment));
+    assert_eq!(
+        get(&server.url("/experiments/candidate/model.bin"))
+            .unwrap()
+            .body,
+        site.read("other.bin")
+    );
+    let results = get(&server.url("/experiments")).unwrap().json();
+    assert_eq!(results["arms"][0]["model_id"], serving.as_str());
+    assert_eq!(results["arms"][1]["model_id"], candidate.as_str());
+    drop(server);
+
+    // A damaged entry, an unknown one, or no registry: the server does not start, and says why.
+    let model = site.path(&format!("reg/entries/{candidate}/model.bin"));
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let mut without_registry = site.args();
+    without_registry.extend(experiment.map(String::from));
+    for (args, needles) in [
+        (
+            registry_args(&site, &experiment),
+            vec![
+                format!("--experiment-entry {candidate}"),
+                "the file is truncated".to_string(),
+            ],
+        ),
+        (
+            registry_args(
+                &site,
+                &["--experiment-entry", "nope", "--experiment-name", "t"],
+            ),
+            vec!["--experiment-entry nope".to_string()],
+        ),
+        (without_registry, vec!["--registry".to_string()]),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_cinerec-site"))
+            .args(&args)
+            .current_dir(site.path(""))
+            .env_remove("CINEREC_MODEL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for needle in needles {
+            assert!(stderr.contains(&needle), "{needle} not in {stderr}");
+        }
+    }
+}

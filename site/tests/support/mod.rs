@@ -306,7 +306,7 @@ impl Answer {
     }
 }
 
-fn client() -> reqwest::blocking::Client {
+pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
