@@ -8,10 +8,11 @@
 //! Everything is drawn from the workspace's seeded generator, so a run's figures are the same
 //! every time.
 //!
-//! The quick tests (about a second in debug) run a thousand experiments each and allow the
-//! binomial noise of that many (three standard errors); the `#[ignore]`d one runs 4,000 per
-//! case and prints the README's figures (40 s in debug; the figures do not depend on the
-//! build): `cargo test -p cinerec-experiment --test simulation -- --ignored --nocapture`.
+//! The quick tests (about a second in debug) run a thousand experiments each (300 with a
+//! drift) and allow the binomial noise of that many (three standard errors); the `#[ignore]`d
+//! one runs 4,000 per case and prints the README's figures (43 s in debug; the figures do not
+//! depend on the build):
+//! `cargo test -p cinerec-experiment --test simulation -- --ignored --nocapture`.
 
 use cinerec_experiment::{assign, metric, Arm, Decision, Design, Report, Tally};
 use cinerec_learn::random::Rng;
@@ -62,7 +63,10 @@ fn experiment(rng: &mut Rng, design: &Design, truth: Truth) -> (Decision, Tally,
             decided => return (decided, tally, device + 1),
         }
     }
-    panic!("no decision after {} devices: {tally:?}", 10 * expected as u64);
+    panic!(
+        "no decision after {} devices: {tally:?}",
+        10 * expected as u64
+    );
 }
 
 /// The share of `runs` experiments (seeds `seed..seed + runs`) that declared the candidate
@@ -162,7 +166,7 @@ fn a_drift_shared_by_both_arms_gives_a_winner_at_most_at_alpha() {
 
 /// The README's figures.
 #[test]
-#[ignore = "24,000 experiments, a few minutes: see the module docs"]
+#[ignore = "24,000 experiments, 43 s: see the module docs"]
 fn figures_for_the_readme() {
     let runs = 4_000;
     for (name, truth, seed) in [
