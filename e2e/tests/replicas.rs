@@ -422,6 +422,9 @@ impl Connection {
                     break body;
                 }
             }
+        } else if status == 204 || status == 304 {
+            // No body, and so no Content-Length (a report's 204).
+            Vec::new()
         } else {
             let length: usize = header("content-length")
                 .and_then(|v| v.parse().ok())

@@ -152,8 +152,8 @@ impl Design {
         // NaN too: an α so small its quantile is not finite.
         if total.is_nan() || total > MAX_REPORTS {
             return Err(DesignError(format!(
-                "alpha {alpha}, power {power} and minimum effect {min_effect} need more than \
-                 {MAX_REPORTS:e} reports"
+                "alpha {alpha:?}, power {power:?}, minimum effect {min_effect:?} and candidate \
+                 share {candidate_share:?} need more than {MAX_REPORTS:e} reports"
             )));
         }
         let reports_needed = Needed {

@@ -25,7 +25,9 @@ pub struct Estimate {
 /// The interval is Wilson's score interval for the share of reported ones, which is a plain
 /// binomial share whatever the devices' true outcomes, mapped through the debiasing line: so
 /// it holds the randomization's noise as well as the sampling's (about twice as wide as
-/// without privacy), and it is never zero-wide, even for a handful of reports.
+/// without privacy). Before clamping to `[0, 1]` it is never zero-wide; clamped, it can be,
+/// when the reported share lies far outside what honest devices produce (under 1/4 or over
+/// 3/4 ones, beyond noise): a sign of made-up reports rather than a precise estimate.
 pub fn estimate(counts: Counts, confidence: f64) -> Option<Estimate> {
     let reports = counts.reports();
     if reports == 0 {

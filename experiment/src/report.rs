@@ -91,6 +91,13 @@ impl Report {
         if body.len() > MAX_REPORT_BYTES {
             return Err(ReportError::TooLong { bytes: body.len() });
         }
+        // serde would also read the struct from an array (`["control", 1]`): only the object
+        // is the wire format.
+        if body.trim_ascii_start().first() == Some(&b'[') {
+            return Err(ReportError::Malformed(
+                "an array, where a report is an object like {\"arm\":\"control\",\"bit\":1}".into(),
+            ));
+        }
         let wire: Wire = serde_json::from_slice(body)
             .map_err(|error| ReportError::Malformed(error.to_string()))?;
         let arm = Arm::from_name(&wire.arm)
@@ -107,6 +114,24 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_object_is_a_report() {
+        for body in [
+            r#"["control", 1]"#,
+            " [\"candidate\",0]",
+            "1",
+            "\"control\"",
+            "",
+        ] {
+            let error = Report::parse(body.as_bytes()).unwrap_err();
+            assert!(
+                matches!(error, ReportError::Malformed(_)),
+                "{body}: {error:?}"
+            );
+        }
+        assert!(Report::parse(b" {\"arm\":\"control\",\"bit\":1}").is_ok());
+    }
 
     #[test]
     fn a_report_is_the_arm_and_the_bit() {

@@ -15,8 +15,13 @@
 //! line in the request log, whose time would say when a device clicked). To bound abuse, a report is refused when it
 //! is not the wire format (400, 413), names no arm of this experiment (400), comes for an arm
 //! that has its reports (409), or comes from a network (an IPv4 address, an IPv6 /64; behind a
-//! `--trusted-proxy`, the address it forwarded) past its reports for the day (429); that count
-//! is kept in memory only, keyed by a hash under a key drawn at start, and forgotten each day.
+//! `--trusted-proxy`, the address it forwarded) past its reports for the day, or from a wider
+//! one (an IPv4 /24, an IPv6 /48) past ten times that (429); those counts are kept in memory
+//! only, keyed by a hash under a key drawn at start, and forgotten each day. A report another
+//! site's page could make a visitor's browser send is refused before it counts against
+//! anything: one not sent as `application/json` (415; a foreign page cannot send that type
+//! without a CORS preflight, which only `--cors-origin` origins pass), or one whose `Origin`
+//! is neither this server's nor a `--cors-origin` (403).
 //!
 //! Several replicas each keep their own counts: the load balancer sends every report and every
 //! `/experiments` to one of them (`deploy/haproxy/cinerec.cfg`), so there is one tally.
@@ -103,6 +108,13 @@ impl Experiment {
                 .await
                 .context("--experiment-model")?,
             (None, Some(id), Some(root)) => {
+                if cinerec_registry::check_id(id).is_err() {
+                    bail!(
+                        "--experiment-entry {:?} is not a registry entry's id (a model id: 16 \
+                         lowercase hexadecimal digits, as `cinerec-trainer registry list` shows)",
+                        clip(id)
+                    );
+                }
                 let registry = Registry::open(root).context("--registry")?;
                 registry::load_entry(&registry, id, args.max_model_bytes)
                     .await
@@ -253,7 +265,8 @@ pub fn report(
     peer: Option<Peer>,
 ) -> Result<Response<Bytes>, Problem> {
     let experiment = running(state)?;
-    // Every attempt counts against its network, malformed ones included.
+    refuse_forged(headers, state)?;
+    // Every other attempt counts against its network, malformed ones included.
     let source = reporter(peer, headers, &experiment.trusted_proxies);
     let admitted = experiment
         .limiter
@@ -421,6 +434,10 @@ const WINDOW: Duration = Duration::from_secs(86_400);
 /// The most networks counted in one window: past it, a newcomer's reports are refused until
 /// the window ends, so a flood from many addresses cannot grow the map without bound.
 const MAX_NETWORKS: usize = 100_000;
+/// A wider network (an IPv4 /24, an IPv6 /48: what one customer or site may hold) gets this
+/// many times one network's reports, so a client cannot multiply its share by cycling
+/// through the addresses or /64s it controls.
+const WIDER: u32 = 10;
 
 /// Counts reports per network for one window, keyed by a hash under a key drawn at start
 /// (the map holds no address, and the key dies with the process); forgotten when the window
@@ -451,21 +468,63 @@ impl Limiter {
             self.counts.clear();
             self.started = now;
         }
-        let key = self.hasher.hash_one(network(source));
-        let room = self.counts.len() < MAX_NETWORKS;
-        match self.counts.get_mut(&key) {
-            Some(count) if *count >= self.per_network => false,
-            Some(count) => {
-                *count += 1;
-                true
+        let limits = [
+            (network(source), self.per_network),
+            (
+                wider_network(source),
+                self.per_network.saturating_mul(WIDER),
+            ),
+        ];
+        let keys = limits.map(|(network, limit)| (self.hasher.hash_one(network), limit));
+        let mut new = 0;
+        for (key, limit) in keys {
+            match self.counts.get(&key) {
+                Some(&count) if count >= limit => return false,
+                Some(_) => {}
+                None => new += 1,
             }
-            None if room => {
-                self.counts.insert(key, 1);
-                true
-            }
-            None => false,
+        }
+        if self.counts.len() + new > MAX_NETWORKS {
+            return false;
+        }
+        for (key, _) in keys {
+            *self.counts.entry(key).or_insert(0) += 1;
+        }
+        true
+    }
+}
+
+/// Refuses a report that another site's page could have made a visitor's browser send (see
+/// the module docs): it would spend that visitor's network's reports on the other site's
+/// choice of arm and bit.
+fn refuse_forged(headers: &HeaderMap, state: &State) -> Result<(), Problem> {
+    let text = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    let json = text(header::CONTENT_TYPE).is_some_and(|kind| {
+        let essence = kind.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/json")
+    });
+    if !json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a report is sent as Content-Type: application/json",
+        ));
+    }
+    if let Some(origin) = text(header::ORIGIN) {
+        let own = origin
+            .split_once("://")
+            .zip(text(header::HOST))
+            .is_some_and(|((_, authority), host)| authority.eq_ignore_ascii_case(host));
+        if !own && !state.cors.may_post(origin) {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "a report comes from this server's own page or a --cors-origin, not {:?}",
+                    clip(origin)
+                ),
+            ));
         }
     }
+    Ok(())
 }
 
 /// The address a report counts against: the peer's, or, when the peer is a trusted proxy, the
@@ -486,6 +545,14 @@ fn reporter(peer: Option<Peer>, headers: &HeaderMap, trusted: &[Network]) -> IpA
         .and_then(|field| field.rsplit(',').next())
         .and_then(|last| last.trim().parse::<IpAddr>().ok())
         .map_or(peer, |address| address.to_canonical())
+}
+
+/// The wider network around `address` (see [`WIDER`]), keyed apart from every [`network`].
+fn wider_network(address: IpAddr) -> u128 {
+    match address.to_canonical() {
+        IpAddr::V4(v4) => u128::from(u32::from(v4) >> 8) | (1 << 126),
+        IpAddr::V6(v6) => (u128::from(v6) >> 80) | (3 << 125),
+    }
 }
 
 /// The part of an address one device controls: a whole IPv4 address, an IPv6 address's /64
@@ -524,6 +591,26 @@ mod tests {
         assert!(limiter.admit(b, start + WINDOW));
         assert!(!limiter.admit(a, start + WINDOW));
         assert!(limiter.admit("2001:db8:0:1::1".parse().unwrap(), start + WINDOW));
+    }
+
+    #[test]
+    fn a_wider_network_gets_ten_networks_worth_however_many_addresses_it_uses() {
+        let start = Instant::now();
+        let mut limiter = Limiter::new(2, start);
+        // 20 /64s of one /48: 20 reports, not 40; a /64 of another /48 still gets its own.
+        let admitted = (0..40u32)
+            .filter(|n| {
+                let address = format!("2001:db8:7:{:x}::1", n / 2);
+                limiter.admit(address.parse().unwrap(), start)
+            })
+            .count();
+        assert_eq!(admitted, 20);
+        assert!(limiter.admit("2001:db8:8::1".parse().unwrap(), start));
+        // The same for IPv4 addresses of one /24.
+        let admitted = (0..50u8)
+            .filter(|n| limiter.admit(IpAddr::V4(Ipv4Addr::new(198, 51, 100, *n)), start))
+            .count();
+        assert_eq!(admitted, 20);
     }
 
     #[test]
@@ -574,8 +661,9 @@ mod tests {
     fn the_limiter_never_holds_more_than_its_networks() {
         let start = Instant::now();
         let mut limiter = Limiter::new(1, start);
-        for n in 0..MAX_NETWORKS as u32 {
-            assert!(limiter.admit(IpAddr::V4(Ipv4Addr::from(n)), start));
+        // Each address of its own /24: two entries each.
+        for n in 0..MAX_NETWORKS as u32 / 2 {
+            assert!(limiter.admit(IpAddr::V4(Ipv4Addr::from(n << 8)), start));
         }
         assert!(!limiter.admit(IpAddr::V4(Ipv4Addr::from(u32::MAX)), start));
         assert_eq!(limiter.counts.len(), MAX_NETWORKS);

@@ -65,6 +65,13 @@ impl Cors {
         (self.any_get && read).then(|| HeaderValue::from_static("*"))
     }
 
+    /// Whether `origin` may POST (`--cors-origin` named it; `*` only reads).
+    pub fn may_post(&self, origin: &str) -> bool {
+        self.origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    }
+
     /// The methods a preflight from `origin` may use.
     fn methods(&self, origin: &str) -> Option<&'static str> {
         if self

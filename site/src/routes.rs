@@ -153,9 +153,9 @@ fn record(
     let elapsed: Duration = started.elapsed();
     let status = response.status().as_u16();
     state.metrics.observe(route, status, elapsed);
-    if route == "/experiments/report" {
-        // Counted, never logged: a line would keep when a device clicked (README, "The
-        // privacy claim").
+    if route == "/experiments/report" || path == "/experiments/report" {
+        // Counted, never logged, and neither is its CORS preflight: a line would keep when a
+        // device clicked (README, "The privacy claim").
         return;
     }
     // The path only: a query string or a body may hold what a log must not keep. The log

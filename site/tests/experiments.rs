@@ -278,6 +278,67 @@ fn behind_a_trusted_proxy_each_forwarded_network_gets_its_own_reports() {
 }
 
 #[test]
+fn a_report_another_site_could_forge_is_refused_before_it_counts() {
+    let site = Site::new();
+    let server = site.start(&experiment_args(&site, 1));
+    let send_with = |headers: &[(&str, &str)]| {
+        let mut request = client()
+            .post(server.url("/experiments/report"))
+            .body(r#"{"arm":"candidate","bit":1}"#);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        send(request).unwrap()
+    };
+    // What any page may send another origin without a CORS preflight: refused.
+    for kind in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let answer = send_with(&[("content-type", kind)]);
+        assert_eq!(answer.status, 415, "{kind}");
+    }
+    assert_eq!(send_with(&[]).status, 415, "no content type");
+    // The JSON type from another origin (a client that is no browser could send it anyway).
+    let foreign = send_with(&[
+        ("content-type", "application/json"),
+        ("origin", "https://evil.example"),
+    ]);
+    assert_eq!(foreign.status, 403);
+    assert!(foreign.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("evil.example"));
+    // None of them spent this network's one report: the page's own is counted.
+    let own_origin = format!("http://{}", server.address);
+    let own = send_with(&[
+        ("content-type", "application/json; charset=utf-8"),
+        ("origin", own_origin.as_str()),
+    ]);
+    assert_eq!(own.status, 204);
+    assert_eq!(counted(&server), (0, 1));
+    // A preflight of the report, as a page on a --cors-origin sends before each one, is no
+    // more logged than the report (its line would say when a device clicked).
+    let preflight = send(
+        client()
+            .request(reqwest::Method::OPTIONS, server.url("/experiments/report"))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "POST"),
+    )
+    .unwrap();
+    assert_eq!(preflight.status, 204);
+    // A later request's line: the log is written in order.
+    assert_eq!(get(&server.url("/model")).unwrap().status, 200);
+    assert!(server.wait_for_log(&["path=/model", "status=200"], Duration::from_secs(5)));
+    assert!(
+        !server.log().contains("/experiments/report"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
 fn without_an_experiment_its_routes_say_none_runs() {
     let site = Site::new();
     let server = site.start(&site.args());

@@ -202,7 +202,7 @@ fn an_experiments_candidate_can_be_a_registry_entry_checked_as_a_promotion_is() 
                 &site,
                 &["--experiment-entry", "nope", "--experiment-name", "t"],
             ),
-            vec!["--experiment-entry nope".to_string()],
+            vec!["--experiment-entry \"nope\" is not a registry entry's id".to_string()],
         ),
         (without_registry, vec!["--registry".to_string()]),
     ] {
