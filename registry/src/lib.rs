@@ -56,6 +56,9 @@ const MAX_CURRENT: u64 = 1024;
 const MAX_HISTORY: u64 = 1 << 30;
 /// The largest model read when the caller names no bound of its own.
 pub const MAX_MODEL: u64 = 1 << 30;
+/// The largest model `cinerec-site` loads unless told otherwise (its `--max-model-bytes`):
+/// `promote` warns about a bigger one, which replicas with that default would refuse.
+pub const SERVED_MAX_MODEL: u64 = 256 << 20;
 
 /// A registry rooted at a folder.
 #[derive(Debug, Clone)]

@@ -31,7 +31,7 @@ pub struct Args {
     pub posters: Option<PathBuf>,
     /// The largest model file loaded, in bytes; a larger one is refused before it is read
     /// (and so is anything that is not a regular file: a FIFO, a device).
-    #[arg(long, env = "CINEREC_MAX_MODEL_BYTES", default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "CINEREC_MAX_MODEL_BYTES", default_value_t = cinerec_registry::SERVED_MAX_MODEL, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_model_bytes: u64,
     /// A watch log whose users `GET /batch-predict?user_id=U` can rank for, with
     /// --allow-user-id (at most 1 GiB).

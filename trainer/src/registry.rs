@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use cinerec_registry::{Action, Checked, Entry, LogFile, Registered, Registry, MAX_MODEL};
+use cinerec_registry::{
+    Action, Checked, Entry, LogFile, Registered, Registry, MAX_MODEL, SERVED_MAX_MODEL,
+};
 
 use crate::gate;
 use crate::inputs::read_watch_log;
@@ -206,6 +208,15 @@ fn log_file(path: &Path) -> Result<LogFile> {
 fn promote(args: &PromoteArgs) -> Result<()> {
     let registry = Registry::open(&args.registry.registry)?;
     let candidate = registry.load(&args.id, MAX_MODEL)?;
+    if candidate.bytes.len() as u64 > SERVED_MAX_MODEL {
+        errln!(
+            "promote: {} is {} bytes, more than the {SERVED_MAX_MODEL} cinerec-site loads by \
+             default: start the replicas with a --max-model-bytes at least that large, or they \
+             refuse it and keep serving the previous model",
+            args.id,
+            candidate.bytes.len()
+        );
+    }
     let current = registry.current()?;
     let Some(serving_id) = current.as_deref() else {
         promote_first(&registry, &args.id, args.reason.clone())?;
