@@ -161,7 +161,13 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
     // when a device clicked).
     assert_eq!(server.requests_counted("/experiments/report", 204), 43);
     assert_eq!(server.requests_counted("/experiments/report", 409), 1);
-    assert!(server.wait_for_log(&["path=/experiments", "status=200"], Duration::from_secs(5)));
+    no_report_logged_before(&server, &["path=/experiments", "status=200"]);
+}
+
+/// Asserts the log has no line of a report (nor of its preflight) once the line with
+/// `later` is written (the log is written in order, in batches).
+fn no_report_logged_before(server: &Server, later: &[&str]) {
+    assert!(server.wait_for_log(later, Duration::from_secs(5)));
     assert!(
         !server.log().contains("/experiments/report"),
         "{}",
@@ -328,14 +334,8 @@ fn a_report_another_site_could_forge_is_refused_before_it_counts() {
     )
     .unwrap();
     assert_eq!(preflight.status, 204);
-    // A later request's line: the log is written in order.
     assert_eq!(get(&server.url("/model")).unwrap().status, 200);
-    assert!(server.wait_for_log(&["path=/model", "status=200"], Duration::from_secs(5)));
-    assert!(
-        !server.log().contains("/experiments/report"),
-        "{}",
-        server.log()
-    );
+    no_report_logged_before(&server, &["path=/model", "status=200"]);
 }
 
 #[test]

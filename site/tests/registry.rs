@@ -42,15 +42,21 @@ fn register(registry: &Registry, site: &Site, file: &str) -> String {
         .model_id
 }
 
-#[test]
-fn the_server_follows_the_pointer_and_refuses_a_damaged_entry() {
-    let site = Site::new();
+/// A registry `reg` of `model.bin` (promoted) and `other.bin`, and their ids.
+fn two_entries(site: &Site) -> (Registry, String, String) {
     let registry = Registry::create(&site.path("reg")).unwrap();
-    let first = register(&registry, &site, "model.bin");
-    let second = register(&registry, &site, "other.bin");
+    let first = register(&registry, site, "model.bin");
+    let second = register(&registry, site, "other.bin");
     registry
         .promote(&first, Action::Promote, None, None, None)
         .unwrap();
+    (registry, first, second)
+}
+
+#[test]
+fn the_server_follows_the_pointer_and_refuses_a_damaged_entry() {
+    let site = Site::new();
+    let (registry, first, second) = two_entries(&site);
     let server = site.start(&registry_args(&site, &["--watch-interval", "0.1"]));
 
     assert_eq!(
@@ -159,12 +165,7 @@ fn without_a_promoted_model_the_server_does_not_start_and_says_why() {
 #[test]
 fn an_experiments_candidate_can_be_a_registry_entry_checked_as_a_promotion_is() {
     let site = Site::new();
-    let registry = Registry::create(&site.path("reg")).unwrap();
-    let serving = register(&registry, &site, "model.bin");
-    let candidate = register(&registry, &site, "other.bin");
-    registry
-        .promote(&serving, Action::Promote, None, None, None)
-        .unwrap();
+    let (_registry, serving, candidate) = two_entries(&site);
     let experiment = [
         "--experiment-entry",
         candidate.as_str(),
