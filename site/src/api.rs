@@ -6,10 +6,11 @@
 
 use bytes::Bytes;
 use cinerec_core::WatchEvent;
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{Response, StatusCode};
 use percent_encoding::percent_decode_str;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use crate::answers::{json, json_bytes, Problem};
 use crate::experiments;
 use crate::log::clip;
 use crate::serving::AnswerError;
@@ -19,45 +20,6 @@ use crate::state::State;
 const DEFAULT_K: usize = 5;
 /// The longest history a request may carry: core's, the page's too.
 pub use cinerec_core::MAX_HISTORY;
-
-/// A request that cannot be answered: its status and what is wrong.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    /// 400, 404, 413, …
-    pub status: StatusCode,
-    /// Says what was wrong, naming the field and value (text from outside cut by
-    /// [`clip`](crate::log::clip)).
-    pub message: String,
-    /// A 405's `Allow`: the methods the resource takes.
-    pub allow: Option<&'static str>,
-}
-
-impl Problem {
-    /// A `status` naming the problem.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Problem {
-        Problem {
-            status,
-            message: message.into(),
-            allow: None,
-        }
-    }
-
-    /// A 400 naming the problem.
-    pub fn bad(message: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    /// The JSON error answer.
-    pub fn response(&self) -> Response<Bytes> {
-        let mut response = json(self.status, &serde_json::json!({ "error": self.message }));
-        if let Some(allow) = self.allow {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-        }
-        response
-    }
-}
 
 /// `POST /batch-predict`'s body.
 #[derive(Debug, Deserialize)]
@@ -129,7 +91,7 @@ pub fn batch_predict_get(state: &State, query: &str) -> Result<Response<Bytes>, 
             })?
         }
     };
-    match experiments::arm_model(state, arm.as_deref())? {
+    match experiments::arm_model(state.experiment.as_ref(), arm.as_deref())? {
         Some(arm) => answer(arm.batch_answer(&history, k)),
         None => answer(state.model.load().batch_answer(&history, k)),
     }
@@ -150,7 +112,7 @@ pub fn batch_predict_post(state: &State, body: &[u8]) -> Result<Response<Bytes>,
             request.history.len()
         )));
     }
-    match experiments::arm_model(state, request.arm.as_deref())? {
+    match experiments::arm_model(state.experiment.as_ref(), request.arm.as_deref())? {
         Some(arm) => answer(arm.batch_answer(&request.history, k)),
         None => answer(state.model.load().batch_answer(&request.history, k)),
     }
@@ -177,28 +139,6 @@ pub fn healthz(state: &State) -> Response<Bytes> {
 /// `GET /model`: what the model was made from and how well it did.
 pub fn model(state: &State) -> Result<Response<Bytes>, Problem> {
     answer(state.model.load().describe())
-}
-
-/// A JSON answer that caches must not keep (it depends on the model being served).
-pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
-    json_bytes(
-        status,
-        Bytes::from(serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())),
-    )
-}
-
-fn json_bytes(status: StatusCode, body: Bytes) -> Response<Bytes> {
-    uncached(status, "application/json", body)
-}
-
-/// An answer of `content_type` that caches must not keep.
-pub fn uncached(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Bytes> {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// A 200 with the answer's JSON, or the problem that stopped it.

@@ -11,13 +11,11 @@
 //! | `/batch-predict` with `arm=control` or `arm=candidate` | the ranking of that arm's model (see `api`) |
 //!
 //! What the server keeps of a report is one more count for its arm and value: never its
-//! address, its headers or its time (a report is counted in `/metrics` by status, and has no
-//! line in the request log, whose time would say when a device clicked). To bound abuse, a report is refused when it
-//! is not the wire format (400, 413), names no arm of this experiment (400), comes for an arm
-//! that has its reports (409), or comes from a network (an IPv4 address, an IPv6 /64; behind a
-//! `--trusted-proxy`, the address it forwarded) past its reports for the day, or from a wider
-//! one (an IPv4 /24, an IPv6 /48) past ten times that (429); those counts are kept in memory
-//! only, keyed by a hash under a key drawn at start, and forgotten each day. A report another
+//! address, its headers or its time (a report is counted in `/metrics` by status, and neither
+//! it nor its preflight has a line in the request log, whose time would say when a device
+//! clicked). To bound abuse, a report is refused when it is not the wire format (400, 413),
+//! names no arm of this experiment (400), comes for an arm that has its reports (409), or
+//! comes from a network past its reports for the day (429; `report_limit`). A report another
 //! site's page could make a visitor's browser send is refused before it counts against
 //! anything: one not sent as `application/json` (415; a foreign page cannot send that type
 //! without a CORS preflight, which only `--cors-origin` origins pass), or one whose `Origin`
@@ -29,14 +27,11 @@
 //! Both arms' models are fixed when the experiment starts: the candidate's, loaded once, and
 //! the control's, the model served then. A model changing under a running experiment would
 //! mix two models in one arm's counts, so a later reload or promotion changes what the API
-//! serves without `arm`, never the control arm. The counts live in
-//! memory: a restart starts the experiment's counts again (not written to disk).
+//! serves without `arm`, never the control arm. The counts live in memory: a restart starts
+//! the experiment's counts again (they are not written to disk).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
@@ -47,18 +42,14 @@ use cinerec_registry::Registry;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
-use crate::api::{json, uncached, Problem};
+use crate::answers::{json, uncached, Problem};
 use crate::cli::{Args, Network};
 use crate::files;
+use crate::headers::Cors;
+use crate::loading::{load_entry, load_model_within};
 use crate::log::clip;
-use crate::registry;
+use crate::report_limit::{reporter, Limiter, Peer};
 use crate::serving::Serving;
-use crate::state::{load_model_within, State};
-
-/// The client's address, put in each request's extensions by the server for the reports'
-/// rate limit (and read nowhere else).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub IpAddr);
 
 /// A running experiment.
 pub struct Experiment {
@@ -116,7 +107,7 @@ impl Experiment {
                     );
                 }
                 let registry = Registry::open(root).context("--registry")?;
-                registry::load_entry(&registry, id, args.max_model_bytes)
+                load_entry(&registry, id, args.max_model_bytes)
                     .await
                     .with_context(|| format!("--experiment-entry {}", clip(id)))?
             }
@@ -174,8 +165,8 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn running(state: &State) -> Result<&Experiment, Problem> {
-    state.experiment.as_ref().ok_or_else(|| {
+fn running(experiment: Option<&Experiment>) -> Result<&Experiment, Problem> {
+    experiment.ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
             "no experiment is running on this server",
@@ -185,11 +176,14 @@ fn running(state: &State) -> Result<&Experiment, Problem> {
 
 /// The model `/batch-predict` ranks with for `arm` (`None` without one: the model served
 /// now, which the caller holds).
-pub fn arm_model<'a>(state: &'a State, arm: Option<&str>) -> Result<Option<&'a Serving>, Problem> {
+pub fn arm_model<'a>(
+    experiment: Option<&'a Experiment>,
+    arm: Option<&str>,
+) -> Result<Option<&'a Serving>, Problem> {
     let Some(name) = arm else {
         return Ok(None);
     };
-    let experiment = running(state)?;
+    let experiment = running(experiment)?;
     match Arm::from_name(name) {
         Some(arm) => Ok(Some(experiment.model(arm))),
         None => Err(Problem::bad(format!(
@@ -217,8 +211,8 @@ struct Plan<'a> {
 }
 
 /// `GET /experiment`: what the page needs to join an arm, or `null`.
-pub fn describe(state: &State) -> Response<Bytes> {
-    let Some(experiment) = &state.experiment else {
+pub fn describe(experiment: Option<&Experiment>) -> Response<Bytes> {
+    let Some(experiment) = experiment else {
         return json(StatusCode::OK, &());
     };
     let arm = |arm: Arm, model| ArmPlan {
@@ -243,12 +237,12 @@ pub fn describe(state: &State) -> Response<Bytes> {
 
 /// `GET /experiments/ARM/model.bin`.
 pub fn arm_model_file(
-    state: &State,
+    experiment: Option<&Experiment>,
     arm: Arm,
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response<Bytes>, Problem> {
-    let experiment = running(state)?;
+    let experiment = running(experiment)?;
     Ok(files::respond(
         experiment.model(arm).file(),
         headers,
@@ -259,13 +253,14 @@ pub fn arm_model_file(
 
 /// `POST /experiments/report`: counts one report, or says why it is refused.
 pub fn report(
-    state: &State,
+    experiment: Option<&Experiment>,
+    cors: &Cors,
     body: &[u8],
     headers: &HeaderMap,
     peer: Option<Peer>,
 ) -> Result<Response<Bytes>, Problem> {
-    let experiment = running(state)?;
-    refuse_forged(headers, state)?;
+    let experiment = running(experiment)?;
+    refuse_forged(headers, cors)?;
     // Every other attempt counts against its network, malformed ones included.
     let source = reporter(peer, headers, &experiment.trusted_proxies);
     let admitted = experiment
@@ -326,8 +321,11 @@ struct Results<'a> {
 }
 
 /// `GET /experiments`: JSON, or a small HTML page when the client prefers it (a browser).
-pub fn results(state: &State, headers: &HeaderMap) -> Result<Response<Bytes>, Problem> {
-    let experiment = running(state)?;
+pub fn results(
+    experiment: Option<&Experiment>,
+    headers: &HeaderMap,
+) -> Result<Response<Bytes>, Problem> {
+    let experiment = running(experiment)?;
     let tally = experiment.tally().clone();
     let confidence = 1.0 - experiment.design.alpha();
     let results = Results {
@@ -429,75 +427,10 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// How long a network's count of reports lasts.
-const WINDOW: Duration = Duration::from_secs(86_400);
-/// The most networks counted in one window: past it, a newcomer's reports are refused until
-/// the window ends, so a flood from many addresses cannot grow the map without bound.
-const MAX_NETWORKS: usize = 100_000;
-/// A wider network (an IPv4 /24, an IPv6 /48: what one customer or site may hold) gets this
-/// many times one network's reports, so a client cannot multiply its share by cycling
-/// through the addresses or /64s it controls.
-const WIDER: u32 = 10;
-
-/// Counts reports per network for one window, keyed by a hash under a key drawn at start
-/// (the map holds no address, and the key dies with the process); forgotten when the window
-/// ends.
-struct Limiter {
-    per_network: u32,
-    hasher: RandomState,
-    started: Instant,
-    counts: HashMap<u64, u32>,
-}
-
-impl Limiter {
-    fn new(per_network: u32, now: Instant) -> Limiter {
-        Limiter {
-            per_network,
-            hasher: RandomState::new(),
-            started: now,
-            counts: HashMap::new(),
-        }
-    }
-
-    /// Whether `source` may send one more report at `now` (always, with a limit of 0).
-    fn admit(&mut self, source: IpAddr, now: Instant) -> bool {
-        if self.per_network == 0 {
-            return true;
-        }
-        if now.duration_since(self.started) >= WINDOW {
-            self.counts.clear();
-            self.started = now;
-        }
-        let limits = [
-            (network(source), self.per_network),
-            (
-                wider_network(source),
-                self.per_network.saturating_mul(WIDER),
-            ),
-        ];
-        let keys = limits.map(|(network, limit)| (self.hasher.hash_one(network), limit));
-        let mut new = 0;
-        for (key, limit) in keys {
-            match self.counts.get(&key) {
-                Some(&count) if count >= limit => return false,
-                Some(_) => {}
-                None => new += 1,
-            }
-        }
-        if self.counts.len() + new > MAX_NETWORKS {
-            return false;
-        }
-        for (key, _) in keys {
-            *self.counts.entry(key).or_insert(0) += 1;
-        }
-        true
-    }
-}
-
 /// Refuses a report that another site's page could have made a visitor's browser send (see
 /// the module docs): it would spend that visitor's network's reports on the other site's
 /// choice of arm and bit.
-fn refuse_forged(headers: &HeaderMap, state: &State) -> Result<(), Problem> {
+fn refuse_forged(headers: &HeaderMap, cors: &Cors) -> Result<(), Problem> {
     let text = |name| headers.get(name).and_then(|value| value.to_str().ok());
     let json = text(header::CONTENT_TYPE).is_some_and(|kind| {
         let essence = kind.split(';').next().unwrap_or("").trim();
@@ -514,7 +447,7 @@ fn refuse_forged(headers: &HeaderMap, state: &State) -> Result<(), Problem> {
             .split_once("://")
             .zip(text(header::HOST))
             .is_some_and(|((_, authority), host)| authority.eq_ignore_ascii_case(host));
-        if !own && !state.cors.may_post(origin) {
+        if !own && !cors.may_post(origin) {
             return Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -527,147 +460,9 @@ fn refuse_forged(headers: &HeaderMap, state: &State) -> Result<(), Problem> {
     Ok(())
 }
 
-/// The address a report counts against: the peer's, or, when the peer is a trusted proxy, the
-/// last address in its last `X-Forwarded-For` field (the one the proxy appended: what a client
-/// wrote there itself comes before it). A field the proxy did not fill counts against the proxy.
-fn reporter(peer: Option<Peer>, headers: &HeaderMap, trusted: &[Network]) -> IpAddr {
-    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Peer(address)| {
-        address.to_canonical()
-    });
-    if !trusted.iter().any(|proxy| proxy.contains(peer)) {
-        return peer;
-    }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()
-        .and_then(|field| field.to_str().ok())
-        .and_then(|field| field.rsplit(',').next())
-        .and_then(|last| last.trim().parse::<IpAddr>().ok())
-        .map_or(peer, |address| address.to_canonical())
-}
-
-/// The wider network around `address` (see [`WIDER`]), keyed apart from every [`network`].
-fn wider_network(address: IpAddr) -> u128 {
-    match address.to_canonical() {
-        IpAddr::V4(v4) => u128::from(u32::from(v4) >> 8) | (1 << 126),
-        IpAddr::V6(v6) => (u128::from(v6) >> 80) | (3 << 125),
-    }
-}
-
-/// The part of an address one device controls: a whole IPv4 address, an IPv6 address's /64
-/// (a device picks its own addresses inside its network's /64).
-fn network(address: IpAddr) -> u128 {
-    // An IPv4 client of a server bound to `[::]` arrives as `::ffff:a.b.c.d`: its own network,
-    // not the /64 every IPv4 address shares in that form.
-    match address.to_canonical() {
-        IpAddr::V4(v4) => u128::from(u32::from(v4)),
-        IpAddr::V6(v6) => (u128::from(v6) >> 64) | (1 << 127),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_network_gets_its_reports_per_window_and_no_more() {
-        let start = Instant::now();
-        let mut limiter = Limiter::new(2, start);
-        let one: IpAddr = "203.0.113.7".parse().unwrap();
-        let other: IpAddr = "203.0.113.8".parse().unwrap();
-        assert!(limiter.admit(one, start));
-        assert!(limiter.admit(one, start));
-        assert!(!limiter.admit(one, start));
-        assert!(limiter.admit(other, start));
-        // The next window forgets them.
-        assert!(limiter.admit(one, start + WINDOW));
-        // An IPv6 /64 is one network.
-        let (a, b): (IpAddr, IpAddr) = (
-            "2001:db8::1".parse().unwrap(),
-            "2001:db8::ffff:2".parse().unwrap(),
-        );
-        assert!(limiter.admit(a, start + WINDOW));
-        assert!(limiter.admit(b, start + WINDOW));
-        assert!(!limiter.admit(a, start + WINDOW));
-        assert!(limiter.admit("2001:db8:0:1::1".parse().unwrap(), start + WINDOW));
-    }
-
-    #[test]
-    fn a_wider_network_gets_ten_networks_worth_however_many_addresses_it_uses() {
-        let start = Instant::now();
-        let mut limiter = Limiter::new(2, start);
-        // 20 /64s of one /48: 20 reports, not 40; a /64 of another /48 still gets its own.
-        let admitted = (0..40u32)
-            .filter(|n| {
-                let address = format!("2001:db8:7:{:x}::1", n / 2);
-                limiter.admit(address.parse().unwrap(), start)
-            })
-            .count();
-        assert_eq!(admitted, 20);
-        assert!(limiter.admit("2001:db8:8::1".parse().unwrap(), start));
-        // The same for IPv4 addresses of one /24.
-        let admitted = (0..50u8)
-            .filter(|n| limiter.admit(IpAddr::V4(Ipv4Addr::new(198, 51, 100, *n)), start))
-            .count();
-        assert_eq!(admitted, 20);
-    }
-
-    #[test]
-    fn ipv4_addresses_mapped_into_ipv6_are_networks_of_their_own() {
-        let start = Instant::now();
-        let mut limiter = Limiter::new(1, start);
-        assert!(limiter.admit("::ffff:203.0.113.7".parse().unwrap(), start));
-        assert!(limiter.admit("::ffff:203.0.113.8".parse().unwrap(), start));
-        assert!(!limiter.admit("203.0.113.7".parse().unwrap(), start));
-    }
-
-    #[test]
-    fn only_a_trusted_proxy_names_the_reporter_and_only_its_own_entry_counts() {
-        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
-        let client: IpAddr = "198.51.100.4".parse().unwrap();
-        // The proxy's subnet, as a load balancer's nodes are named.
-        let proxies = [Network::parse("10.0.0.0/24").unwrap()];
-        let headers = |fields: &[&str]| {
-            let mut headers = HeaderMap::new();
-            for field in fields {
-                headers.append("x-forwarded-for", HeaderValue::from_str(field).unwrap());
-            }
-            headers
-        };
-        // The client's own field comes first; the proxy appends its field, or its entry.
-        let spoofed = headers(&["203.0.113.1", "198.51.100.4"]);
-        assert_eq!(reporter(Some(Peer(proxy)), &spoofed, &proxies), client);
-        let appended = headers(&["203.0.113.1, 198.51.100.4"]);
-        assert_eq!(reporter(Some(Peer(proxy)), &appended, &proxies), client);
-        // From anyone else the header is ignored.
-        assert_eq!(reporter(Some(Peer(client)), &spoofed, &proxies), client);
-        assert_eq!(reporter(Some(Peer(proxy)), &spoofed, &[]), proxy);
-        // A field that is no address, or none: the proxy's own address.
-        assert_eq!(
-            reporter(Some(Peer(proxy)), &headers(&["unknown"]), &proxies),
-            proxy
-        );
-        assert_eq!(
-            reporter(Some(Peer(proxy)), &HeaderMap::new(), &proxies),
-            proxy
-        );
-        // A proxy connecting over IPv6 to a dual-stack socket, named by its IPv4 address.
-        let mapped = Peer("::ffff:10.0.0.2".parse().unwrap());
-        assert_eq!(reporter(Some(mapped), &spoofed, &proxies), client);
-    }
-
-    #[test]
-    fn the_limiter_never_holds_more_than_its_networks() {
-        let start = Instant::now();
-        let mut limiter = Limiter::new(1, start);
-        // Each address of its own /24: two entries each.
-        for n in 0..MAX_NETWORKS as u32 / 2 {
-            assert!(limiter.admit(IpAddr::V4(Ipv4Addr::from(n << 8)), start));
-        }
-        assert!(!limiter.admit(IpAddr::V4(Ipv4Addr::from(u32::MAX)), start));
-        assert_eq!(limiter.counts.len(), MAX_NETWORKS);
-    }
 
     #[test]
     fn names_are_short_and_plain() {

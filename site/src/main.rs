@@ -1,6 +1,7 @@
 //! `cinerec-site`: serves the page, its WebAssembly, `model.bin` and the posters, and answers
 //! `/batch-predict` with the very ranking the page runs (see `routes` for the URLs).
 
+mod answers;
 mod api;
 mod cli;
 mod coarse_timer;
@@ -8,9 +9,11 @@ mod event_cache;
 mod experiments;
 mod files;
 mod headers;
+mod loading;
 mod log;
 mod metrics;
 mod registry;
+mod report_limit;
 mod routes;
 mod server;
 mod serving;

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use cinerec_registry::{Registry, CURRENT, MODEL_FILE};
+use cinerec_registry::{Registry, CURRENT};
 use tokio::signal::unix::Signal;
 
+use crate::loading::{load_entry, within_load_timeout};
 use crate::serving::Serving;
-use crate::state::{within_load_timeout, State, Watched};
+use crate::state::{State, Watched};
 
 /// The entry `registry` promotes, loaded; an error when nothing is promoted.
 pub async fn load_promoted(registry: &Registry, cap: u64) -> Result<(Serving, String)> {
@@ -79,16 +80,4 @@ async fn read_pointer(registry: &Registry) -> Result<Option<String>> {
     let registry = registry.clone();
     let what = registry.root().join(CURRENT).display().to_string();
     within_load_timeout(&what, move || registry.current()).await
-}
-
-/// Entry `id`, checked and made ready to serve.
-pub async fn load_entry(registry: &Registry, id: &str, cap: u64) -> Result<Serving> {
-    let (registry, id) = (registry.clone(), id.to_string());
-    let what = registry.entry_folder(&id).display().to_string();
-    within_load_timeout(&what, move || {
-        let checked = registry.load(&id, cap)?;
-        let source = registry.entry_folder(&id).join(MODEL_FILE);
-        Ok(Serving::new(checked.bytes, &source.display().to_string())?.with_registry_entry(&id))
-    })
-    .await
 }

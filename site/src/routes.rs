@@ -35,10 +35,12 @@ use http::{header, HeaderMap, Method, Request, Response, StatusCode, Uri};
 use warp::path::FullPath;
 use warp::{Filter, Reply};
 
-use crate::api::{self, Problem};
-use crate::experiments::{self, Peer};
+use crate::answers::{self, Problem};
+use crate::api;
+use crate::experiments;
 use crate::files::{self, Root};
 use crate::headers::{decorate, preflight};
+use crate::report_limit::Peer;
 use crate::state::State;
 use cinerec_experiment::Arm;
 
@@ -321,20 +323,26 @@ where
         // that keeps the tally by this exact path (deploy/haproxy/cinerec.cfg).
         "/experiments/report" if path != "/experiments/report" => Err(not_here()),
         "/experiments/report" => match read_body(body, headers, state).await {
-            Ok(bytes) => experiments::report(state, &bytes, headers, peer),
+            Ok(bytes) => experiments::report(
+                state.experiment.as_ref(),
+                &state.cors,
+                &bytes,
+                headers,
+                peer,
+            ),
             Err(problem) => Err(problem),
         },
-        "/experiment" => Ok(experiments::describe(state)),
-        "/experiments" => experiments::results(state, headers),
+        "/experiment" => Ok(experiments::describe(state.experiment.as_ref())),
+        "/experiments" => experiments::results(state.experiment.as_ref(), headers),
         "/experiments/control/model.bin" => {
-            experiments::arm_model_file(state, Arm::Control, headers, head)
+            experiments::arm_model_file(state.experiment.as_ref(), Arm::Control, headers, head)
         }
         "/experiments/candidate/model.bin" => {
-            experiments::arm_model_file(state, Arm::Candidate, headers, head)
+            experiments::arm_model_file(state.experiment.as_ref(), Arm::Candidate, headers, head)
         }
         "/healthz" => Ok(api::healthz(state)),
         "/model" => api::model(state),
-        "/metrics" => Ok(api::uncached(
+        "/metrics" => Ok(answers::uncached(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
             Bytes::from(state.metrics.render()),

@@ -40,14 +40,15 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::cli::{Args, Source};
 use crate::coarse_timer::CoarseTimer;
-use crate::experiments::{Experiment, Peer};
+use crate::experiments::Experiment;
 use crate::files::Files;
 use crate::headers::Cors;
 use crate::metrics::Metrics;
+use crate::report_limit::Peer;
 use crate::slots::Slots;
 use crate::state::{self, State};
 use crate::write_timeout::WriteTimeout;
-use crate::{registry, routes};
+use crate::{loading, registry, routes};
 
 /// Threads for blocking work (file look-ups, model loads): a handful is plenty, and the bound
 /// keeps a flood of them from costing a thread each.
@@ -85,7 +86,7 @@ pub fn run(args: Args) -> Result<()> {
 async fn prepare(args: &Args) -> Result<Arc<State>> {
     let (loaded, promoted) = match args.source() {
         Source::Model(path) => (
-            state::load_model_within(path, args.max_model_bytes).await?,
+            loading::load_model_within(path, args.max_model_bytes).await?,
             None,
         ),
         Source::Registry(root) => {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use cinerec_core::WatchEvent;
 use tokio::signal::unix::Signal;
@@ -19,6 +19,7 @@ use crate::coarse_timer::CoarseTimer;
 use crate::experiments::Experiment;
 use crate::files::{read_capped, Files, Signature};
 use crate::headers::Cors;
+use crate::loading::load_model_within;
 use crate::metrics::Metrics;
 use crate::serving::Serving;
 
@@ -42,38 +43,8 @@ pub struct State {
     pub experiment: Option<Experiment>,
 }
 
-/// How long reading a model may take before the reload (or the start) gives up on it: a
-/// regular file on a disk that does not answer (a network mount) cannot hold the reloader.
-pub const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The largest watch log read (`--watch-log`).
 pub const MAX_WATCH_LOG: u64 = 1 << 30;
-
-/// [`load_model`] on the blocking pool, given up after [`LOAD_TIMEOUT`] (the thread then
-/// finishes on its own; nothing waits for it).
-pub async fn load_model_within(path: &Path, cap: u64) -> Result<Serving> {
-    let file = path.to_path_buf();
-    within_load_timeout(&path.display().to_string(), move || load_model(&file, cap)).await
-}
-
-/// `load` on the blocking pool, given up after [`LOAD_TIMEOUT`] (the thread then finishes on
-/// its own; nothing waits for it); `what` names what it reads in the error.
-pub async fn within_load_timeout<T: Send + 'static>(
-    what: &str,
-    load: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let loading = tokio::task::spawn_blocking(load);
-    match tokio::time::timeout(LOAD_TIMEOUT, loading).await {
-        Ok(loaded) => loaded.context("the loading task failed")?,
-        Err(_) => bail!("reading {what} took more than {} s", LOAD_TIMEOUT.as_secs()),
-    }
-}
-
-/// Reads and checks a model file of at most `cap` bytes (see [`read_capped`]). Blocks.
-pub fn load_model(path: &Path, cap: u64) -> Result<Serving> {
-    let bytes = read_capped(path, cap, "--max-model-bytes")?;
-    Serving::new(bytes, &path.display().to_string())
-}
 
 /// Reads a watch log into each user's events, in log order.
 pub fn load_users(path: &Path) -> Result<HashMap<u64, Vec<WatchEvent>>> {
