@@ -25,9 +25,10 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::arm::Arm;
 use crate::normal::quantile;
 use crate::response::P_TRUTH;
-use crate::{Arm, Tally};
+use crate::tally::{Needed, Tally};
 
 /// What a test asks for: `alpha`, `power`, and `min_effect`, the smallest true difference
 /// between the arms' shares (in share points: 0.1 is 30 % against 40 %) it must find, with
@@ -39,25 +40,6 @@ pub struct Design {
     min_effect: f64,
     candidate_share: f64,
     reports_needed: Needed,
-}
-
-/// The reports each arm needs before the test runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Needed {
-    /// The control arm's.
-    pub control: u64,
-    /// The candidate's.
-    pub candidate: u64,
-}
-
-impl Needed {
-    /// `arm`'s.
-    pub fn of(&self, arm: Arm) -> u64 {
-        match arm {
-            Arm::Control => self.control,
-            Arm::Candidate => self.candidate,
-        }
-    }
 }
 
 /// A design value out of its range; `Display` names it.
@@ -286,7 +268,9 @@ mod tests {
         for (arm, counts) in [(Arm::Control, control), (Arm::Candidate, candidate)] {
             for (bit, times) in [(false, counts.zeros), (true, counts.ones)] {
                 for _ in 0..times {
-                    tally.add(Report { arm, bit }, design).unwrap();
+                    tally
+                        .add(Report { arm, bit }, &design.reports_needed())
+                        .unwrap();
                 }
             }
         }

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::normal::quantile;
 use crate::response::debias;
-use crate::Counts;
+use crate::tally::Counts;
 
 /// An arm's estimated true share of periods whose first click landed in the top 3.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

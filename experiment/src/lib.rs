@@ -33,7 +33,8 @@ let arm = assign(0.05, 0.1); // this device's kept draw, and the candidate's sha
 assert_eq!(arm, Arm::Candidate);
 let report = Report::new(arm, metric::outcome(1), 0.42); // first click on the second card
 let mut tally = Tally::default();
-tally.add(Report::parse(report.to_json().as_bytes()).unwrap(), &design).unwrap();
+let report = Report::parse(report.to_json().as_bytes()).unwrap();
+tally.add(report, &design.reports_needed()).unwrap();
 assert_eq!(tally.counts(Arm::Candidate).reports(), 1);
 ```
 */
@@ -49,7 +50,7 @@ pub mod response;
 mod tally;
 
 pub use arm::{assign, Arm};
-pub use decision::{Decision, Design, DesignError, Needed};
+pub use decision::{Decision, Design, DesignError};
 pub use estimate::{estimate, Estimate};
 pub use report::{Report, ReportError, MAX_REPORT_BYTES};
-pub use tally::{ArmFull, Counts, Tally};
+pub use tally::{ArmFull, Counts, Needed, Tally};

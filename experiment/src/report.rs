@@ -9,8 +9,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::arm::Arm;
 use crate::response::randomize;
-use crate::Arm;
 
 /// The longest report body the server reads; the longest valid one is 28 bytes.
 pub const MAX_REPORT_BYTES: usize = 64;

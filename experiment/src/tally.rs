@@ -2,7 +2,29 @@
 
 use std::fmt;
 
-use crate::{Arm, Design, Report};
+use serde::Serialize;
+
+use crate::arm::Arm;
+use crate::report::Report;
+
+/// The reports each arm needs before the test runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Needed {
+    /// The control arm's.
+    pub control: u64,
+    /// The candidate's.
+    pub candidate: u64,
+}
+
+impl Needed {
+    /// `arm`'s.
+    pub fn of(&self, arm: Arm) -> u64 {
+        match arm {
+            Arm::Control => self.control,
+            Arm::Candidate => self.candidate,
+        }
+    }
+}
 
 /// The reports of one arm, by reported value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,9 +81,10 @@ impl Tally {
         }
     }
 
-    /// Counts `report`, unless its arm already has the reports `design` asks for.
-    pub fn add(&mut self, report: Report, design: &Design) -> Result<(), ArmFull> {
-        let needed = design.reports_needed().of(report.arm);
+    /// Counts `report`, unless its arm already has the reports it `needed` (a design's
+    /// [`reports_needed`](crate::Design::reports_needed)).
+    pub fn add(&mut self, report: Report, needed: &Needed) -> Result<(), ArmFull> {
+        let needed = needed.of(report.arm);
         let counts = match report.arm {
             Arm::Control => &mut self.control,
             Arm::Candidate => &mut self.candidate,
@@ -84,11 +107,12 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Design;
 
     #[test]
     fn reports_are_counted_per_arm_and_value_up_to_the_horizon() {
-        let design = Design::new(0.05, 0.8, 0.5, 0.5).unwrap();
-        let needed = design.reports_needed().control;
+        let design = Design::new(0.05, 0.8, 0.5, 0.5).unwrap().reports_needed();
+        let needed = design.control;
         let mut tally = Tally::default();
         tally
             .add(

@@ -57,7 +57,7 @@ fn experiment(rng: &mut Rng, design: &Design, truth: Truth) -> (Decision, Tally,
         let received =
             Report::parse(report.to_json().as_bytes()).expect("a device's report parses");
         // A report for an arm that has its reports is refused, as the server refuses it.
-        let _ = tally.add(received, design);
+        let _ = tally.add(received, &needed);
         match design.decide(&tally) {
             Decision::Collecting { .. } => continue,
             decided => return (decided, tally, device + 1),

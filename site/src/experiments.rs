@@ -290,7 +290,7 @@ pub fn report(
     })?;
     experiment
         .tally()
-        .add(report, &experiment.design)
+        .add(report, &experiment.design.reports_needed())
         .map_err(|full| Problem::new(StatusCode::CONFLICT, full.to_string()))?;
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
