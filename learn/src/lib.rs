@@ -36,6 +36,6 @@ pub use flush::flushing_subnormals;
 pub use job::{Provenance, TrainError};
 pub use network::Network;
 pub use next::WINDOW;
-pub use optimizer::{default_epochs, default_hidden, default_learning_rate};
+pub use optimizer::{default_epochs, default_hidden, default_learning_rate, EMBEDDING_BYTES};
 pub use pairs::{pair_count, pairs, split_viewers, Pair, Pairs, Viewers, MAX_PARTNERS};
 pub use split::{split, Split};

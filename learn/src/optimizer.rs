@@ -58,7 +58,7 @@ pub fn default_hidden(objective: Objective, classes: usize) -> u32 {
 /// The most bytes a next-watch model's default width lets its embeddings take: the page
 /// downloads `model.bin` (at most 2 MB gzipped, with the catalog's titles and the hidden
 /// layer) before it can rank.
-const EMBEDDING_BYTES: usize = 1_500_000;
+pub const EMBEDDING_BYTES: usize = 1_500_000;
 
 /// Share of the run spent warming up.
 const WARMUP: f64 = 0.1;

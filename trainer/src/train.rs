@@ -8,7 +8,9 @@ use anyhow::{bail, Context, Result};
 use cinerec_core::catalog::Movie;
 use cinerec_core::watch_log::WatchLog;
 use cinerec_core::{ArtifactError, EpochReport, Model, Objective, Optimizer, TrainConfig};
-use cinerec_learn::{default_epochs, default_hidden, default_learning_rate, fit, Provenance};
+use cinerec_learn::{
+    default_epochs, default_hidden, default_learning_rate, fit, Provenance, EMBEDDING_BYTES,
+};
 use serde::Serialize;
 
 use crate::inputs::{check_feature_sums, describe_skips, read_catalog, read_watch_log};
@@ -125,12 +127,21 @@ pub struct Trained {
 pub fn config(hyper: &HyperArgs, seed: u64, objective: Objective, classes: usize) -> TrainConfig {
     let optimizer = hyper.optimizer.into();
     let objective = hyper.objective.map_or(objective, Objective::from);
+    let hidden = hyper.hidden.unwrap_or_else(|| {
+        let width = default_hidden(objective, classes);
+        if let Some(bytes) = oversized_embeddings(objective, classes, width) {
+            errln!(
+                "train: {classes} movies at the narrowest default width ({width}) make {bytes} \
+                 bytes of embeddings, more than the {EMBEDDING_BYTES} the page's download \
+                 budget leaves them: the page will be slow to start (--hidden sets the width)"
+            );
+        }
+        width
+    });
     TrainConfig {
         objective,
         epochs: hyper.epochs.unwrap_or_else(|| default_epochs(objective)),
-        hidden: hyper
-            .hidden
-            .unwrap_or_else(|| default_hidden(objective, classes)),
+        hidden,
         batch_size: hyper.batch_size,
         optimizer,
         learning_rate: hyper
@@ -138,6 +149,13 @@ pub fn config(hyper: &HyperArgs, seed: u64, objective: Objective, classes: usize
             .unwrap_or_else(|| default_learning_rate(optimizer, objective)),
         seed,
     }
+}
+
+/// The bytes of a next-watch model's binary16 embeddings at `width` when they exceed what
+/// the page's download budget leaves them (`None` for other kinds, or when they fit).
+fn oversized_embeddings(objective: Objective, classes: usize, width: u32) -> Option<usize> {
+    let bytes = classes.saturating_mul(width as usize).saturating_mul(2);
+    (objective == Objective::Next && bytes > EMBEDDING_BYTES).then_some(bytes)
 }
 
 /// Trains on `watch_log_path` as the flags say (`objective` when they name none) and writes
@@ -339,4 +357,28 @@ fn curves(model: &Model) -> String {
             ],
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_next_watch_catalog_past_the_narrowest_width_is_oversized() {
+        // 9,742 movies at the default width (64) fit; 23,438 at the narrowest (32) do not.
+        let width = |classes| default_hidden(Objective::Next, classes);
+        assert_eq!(
+            oversized_embeddings(Objective::Next, 9_742, width(9_742)),
+            None
+        );
+        assert_eq!(
+            oversized_embeddings(Objective::Next, 23_437, width(23_437)),
+            None
+        );
+        assert_eq!(
+            oversized_embeddings(Objective::Next, 23_438, width(23_438)),
+            Some(23_438 * 32 * 2)
+        );
+        assert_eq!(oversized_embeddings(Objective::CoWatch, 100_000, 64), None);
+    }
 }
