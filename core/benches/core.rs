@@ -1,5 +1,6 @@
 //! Criterion bench of the serving path: ranking a 20-event history over the 58 classes of the
-//! checked-in demo model, and loading that model from its bytes.
+//! checked-in demo models (the co-watch kind, and the next-watch kind the demo trains now),
+//! and loading the co-watch model from its bytes.
 //!
 //! `rank_20_long_watches_58_classes` ranks the same movies watched for 8 to 19 hours each:
 //! the logits then spread so far that an IEEE exp makes many probabilities subnormal (103 of
@@ -15,6 +16,8 @@ use cinerec_core::{decode, rank, WatchEvent};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const MODEL: &[u8] = include_bytes!("../tests/data/model.bin");
+/// The demo's default kind: next-watch, width 64, binary16 embeddings (format 4).
+const NEXT: &[u8] = include_bytes!("../tests/data/model_next_half.bin");
 
 fn ranking(c: &mut Criterion) {
     let model = decode(MODEL).expect("the test model loads");
@@ -38,6 +41,10 @@ fn ranking(c: &mut Criterion) {
         .collect();
     c.bench_function("rank_20_long_watches_58_classes", |b| {
         b.iter(|| rank(black_box(&model), black_box(&long_watches), 10).expect("valid watch times"))
+    });
+    let next = decode(NEXT).expect("the next-watch test model loads");
+    c.bench_function("rank_20_events_58_classes_next_watch", |b| {
+        b.iter(|| rank(black_box(&next), black_box(&history), 10).expect("valid watch times"))
     });
     c.bench_function("decode_demo_model", |b| {
         b.iter(|| decode(black_box(MODEL)).expect("the test model loads"))
