@@ -1,7 +1,9 @@
 //! [`Recommender`], the class JavaScript uses: built from the bytes of `model.bin`, it ranks a
 //! history with core's `rank` and hands back what the page shows.
 
-use cinerec_core::{decode, rank, Model, WatchEvent};
+use std::rc::Rc;
+
+use cinerec_core::{decode, rank, CatalogEntry, Model, WatchEvent};
 use wasm_bindgen::prelude::*;
 
 use crate::history;
@@ -9,18 +11,18 @@ use crate::history;
 /// A decoded model, ready to rank.
 #[cfg_attr(target_family = "wasm", wasm_bindgen)]
 pub struct Recommender {
-    model: Model,
+    model: Rc<Model>,
 }
 
 /// A ranking, best first, in the shapes JavaScript reads.
 #[cfg_attr(target_family = "wasm", wasm_bindgen)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
-    ids: Vec<f64>,
+    /// The model that ranked: titles, posters and ratings are read from its catalog only
+    /// when JavaScript asks for them (copying them on every ranking cost more than ranking).
+    model: Rc<Model>,
+    ids: Vec<u64>,
     scores: Vec<f32>,
-    titles: Vec<String>,
-    posters: Vec<String>,
-    ratings: Vec<f64>,
     ignored: Vec<f64>,
 }
 
@@ -28,7 +30,9 @@ impl Recommender {
     /// Decodes `model.bin`; the error is core's message.
     pub fn from_bytes(bytes: &[u8]) -> Result<Recommender, String> {
         decode(bytes)
-            .map(|model| Recommender { model })
+            .map(|model| Recommender {
+                model: Rc::new(model),
+            })
             .map_err(|error| format!("model.bin: {error}"))
     }
 
@@ -37,23 +41,9 @@ impl Recommender {
         let ranking = rank(&self.model, history, k).map_err(|error| error.to_string())?;
         let recommendations = &ranking.recommendations;
         Ok(Ranked {
-            ids: recommendations
-                .iter()
-                .map(|r| r.content_id as f64)
-                .collect(),
+            model: Rc::clone(&self.model),
+            ids: recommendations.iter().map(|r| r.content_id).collect(),
             scores: recommendations.iter().map(|r| r.score).collect(),
-            titles: recommendations
-                .iter()
-                .map(|r| r.movie.title.clone())
-                .collect(),
-            posters: recommendations
-                .iter()
-                .map(|r| r.movie.poster.clone())
-                .collect(),
-            ratings: recommendations
-                .iter()
-                .map(|r| r.movie.vote_average)
-                .collect(),
             ignored: ranking.ignored.iter().map(|&id| id as f64).collect(),
         })
     }
@@ -149,12 +139,23 @@ impl Recommender {
     }
 }
 
+impl Ranked {
+    /// Each recommended movie's catalog entry, best first.
+    fn movies(&self) -> impl Iterator<Item = &CatalogEntry> {
+        self.ids.iter().map(|&id| {
+            self.model
+                .catalog_entry(id)
+                .expect("the model ranks only movies of its catalog")
+        })
+    }
+}
+
 #[cfg_attr(target_family = "wasm", wasm_bindgen)]
 impl Ranked {
     /// Content ids, best first.
     #[cfg_attr(target_family = "wasm", wasm_bindgen(getter))]
     pub fn ids(&self) -> Vec<f64> {
-        self.ids.clone()
+        self.ids.iter().map(|&id| id as f64).collect()
     }
 
     /// Scores (mean softmax probability), best first.
@@ -172,19 +173,19 @@ impl Ranked {
     /// Titles, best first.
     #[cfg_attr(target_family = "wasm", wasm_bindgen(getter))]
     pub fn titles(&self) -> Vec<String> {
-        self.titles.clone()
+        self.movies().map(|movie| movie.title.clone()).collect()
     }
 
     /// Poster file names (served under `/posters/`), best first.
     #[cfg_attr(target_family = "wasm", wasm_bindgen(getter))]
     pub fn posters(&self) -> Vec<String> {
-        self.posters.clone()
+        self.movies().map(|movie| movie.poster.clone()).collect()
     }
 
     /// Ratings (TMDB's `vote_average`), best first.
     #[cfg_attr(target_family = "wasm", wasm_bindgen(getter))]
     pub fn ratings(&self) -> Vec<f64> {
-        self.ratings.clone()
+        self.movies().map(|movie| movie.vote_average).collect()
     }
 
     /// Content ids of the history that the model does not know (left out of the ranking).
@@ -212,7 +213,7 @@ mod tests {
         let ranked = recommender.rank(&history, 10).unwrap();
         let core = rank(&model, &history, 10).unwrap();
         assert_eq!(
-            ranked.ids,
+            ranked.ids(),
             core.recommendations
                 .iter()
                 .map(|r| r.content_id as f64)
@@ -225,7 +226,15 @@ mod tests {
                 .map(|r| r.score.to_bits())
                 .collect::<Vec<_>>()
         );
-        assert_eq!(ranked.titles[0], core.recommendations[0].movie.title);
+        let movies = core.recommendations.iter().map(|r| r.movie);
+        assert_eq!(
+            (ranked.titles(), ranked.posters(), ranked.ratings()),
+            (
+                movies.clone().map(|m| m.title.clone()).collect(),
+                movies.clone().map(|m| m.poster.clone()).collect(),
+                movies.map(|m| m.vote_average).collect()
+            )
+        );
         assert_eq!(recommender.class_count(), model.classes().len());
         assert_eq!(recommender.catalog_ids().len(), model.catalog().len());
     }
