@@ -3,8 +3,9 @@
 //!
 //! [`parse`] reads any RFC 4180 CSV through the `csv` crate: quoted fields, extra columns in
 //! any order, a UTF-8 byte-order mark, CRLF line ends and blank lines are all accepted; the
-//! columns are found by header name. It is strict about values and names the line, field and
-//! value of the first bad one. [`write()`] produces the same text the original did (header,
+//! columns are found by header name (a column named twice is refused at the header), and
+//! whitespace around names and values is ignored. It is strict about values and names the
+//! line, field and value of the first bad one. [`write()`] produces the same text the original did (header,
 //! unquoted numbers, integers for ids and watch seconds, other floats unrounded, Python-style).
 
 use serde::Serialize;
@@ -116,14 +117,14 @@ struct OriginalRow {
 
 /// Parses a watch log (see the module docs). A header with no rows is an empty log.
 pub fn parse(bytes: &[u8]) -> Result<WatchLog, WatchLogError> {
-    // Fields are trimmed of ASCII whitespace as they are read: the reader's own trimming
-    // copied every record.
+    // Fields are trimmed of whitespace as they are read, as the reader's own trimming did
+    // (`str::trim`: Unicode's, a spreadsheet's no-break space too), which copied every record.
     let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
     let headers = reader
         .headers()
         .map_err(|error| reader_error(error, &mut LineCounter::new(bytes)))?
         .clone();
-    let names: Vec<&str> = headers.iter().map(str::trim_ascii).collect();
+    let names: Vec<&str> = headers.iter().map(str::trim).collect();
     if names.iter().all(|name| name.is_empty()) {
         return Err(WatchLogError::Empty);
     }
@@ -163,7 +164,7 @@ pub fn parse(bytes: &[u8]) -> Result<WatchLog, WatchLogError> {
     {
         let line = lines.line_at(record.position());
         // Every record has the header's fields (the reader refuses one that has not).
-        let field = |index: usize| record.get(index).unwrap_or("").trim_ascii();
+        let field = |index: usize| record.get(index).unwrap_or("").trim();
         log.rows.push(WatchRow {
             user_id: integer("user_id", field(user_id), line)?,
             content_id: integer("content_id", field(content_id), line)?,
@@ -340,9 +341,9 @@ mod tests {
                      \"A \"\"quoted\"\" title\",8.0,4,10,2.25,0,\n";
         let windows = "\u{feff}user_id,content_id,watch_seconds,rating,popularity\r\n\r\n\
                        3,9,60,7.5,1.5\r\n\r\n4,10,0,8.0,2.25\r\n";
-        let spaced = " user_id , content_id,watch_seconds,\trating,popularity\n\
-                      3 ,9,60, 7.5,1.5\n\
-                      \t4,\" 10\",0,8.0 ,2.25\n";
+        let spaced = " user_id , content_id,watch_seconds,\trating,popularity\u{a0}\n\
+                      3 ,9,60, 7.5,1.5\u{3000}\n\
+                      \t4,\" 10\",0,8.0\u{b} ,2.25\n";
         let expected = rows(plain);
         assert_eq!(expected.len(), 2);
         for text in [quoted, extra, windows, spaced] {

@@ -109,8 +109,9 @@ pub struct Args {
     /// The test's power at the smallest effect.
     #[arg(long, env = "CINEREC_EXPERIMENT_POWER", default_value_t = 0.8)]
     pub experiment_power: f64,
-    /// The most reports one network (an IPv4 address, an IPv6 /64) may send per day; 0 for
-    /// no limit (behind a proxy every visitor shares its address).
+    /// The most reports one network (an IPv4 address, an IPv6 /64) may send per day, and ten
+    /// times that for a wider one (an IPv4 /24, an IPv6 /48); 0 for no limit (behind a proxy
+    /// every visitor shares its address: see --trusted-proxy).
     #[arg(
         long,
         env = "CINEREC_EXPERIMENT_REPORTS_PER_NETWORK",

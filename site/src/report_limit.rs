@@ -98,8 +98,17 @@ pub fn reporter(peer: Option<Peer>, headers: &HeaderMap, trusted: &[Network]) ->
         .next_back()
         .and_then(|field| field.to_str().ok())
         .and_then(|field| field.rsplit(',').next())
-        .and_then(|last| last.trim().parse::<IpAddr>().ok())
+        .and_then(|last| forwarded_address(last.trim()))
         .map_or(peer, |address| address.to_canonical())
+}
+
+/// An address as proxies write it in `X-Forwarded-For`: bare, or with a port (`1.2.3.4:5678`,
+/// `[2001:db8::1]:443`), or in brackets (`[2001:db8::1]`).
+fn forwarded_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|at| at.ip()))
+        .or_else(|| text.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 /// The wider network around `address` (see [`WIDER`]), keyed apart from every [`network`].
@@ -208,6 +217,19 @@ mod tests {
             reporter(Some(Peer(proxy)), &HeaderMap::new(), &proxies),
             proxy
         );
+        // Addresses with a port or in brackets, as some proxies write them.
+        for written in [
+            "198.51.100.4:5678",
+            "[::ffff:198.51.100.4]",
+            "[::ffff:198.51.100.4]:443",
+        ] {
+            let headers = headers(&[written]);
+            assert_eq!(
+                reporter(Some(Peer(proxy)), &headers, &proxies),
+                client,
+                "{written}"
+            );
+        }
         // A proxy connecting over IPv6 to a dual-stack socket, named by its IPv4 address.
         let mapped = Peer("::ffff:10.0.0.2".parse().unwrap());
         assert_eq!(reporter(Some(mapped), &spoofed, &proxies), client);

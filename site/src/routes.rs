@@ -8,7 +8,7 @@
 //! | `GET /healthz`, `/model`, `/metrics` | health, the model's metadata, Prometheus text |
 //! | `GET /model.bin` | the bytes of the model being served |
 //! | `GET /posters/<file>` | a poster from `--posters` |
-//! | `GET /experiment`, `/experiments`, `/experiments/candidate/model.bin`, `POST /experiments/report` | a private A/B test (see `experiments`) |
+//! | `GET /experiment`, `/experiments`, `/experiments/{control,candidate}/model.bin`, `POST /experiments/report` | a private A/B test (see `experiments`) |
 //! | `GET /` and `GET /<file>` | the page's files from `--static` |
 //!
 //! One handler dispatches every request rather than a tree of warp filters, so that every
@@ -21,7 +21,8 @@
 //! handler is caught and answered 500; both are logged and counted (routes `unroutable` and
 //! `panicked`), as are the parser's own 400, 414 and 431 answers ([`refused_by_parser`],
 //! route `unparsed`). Routes are matched on the decoded path ([`files::decode`]), as files
-//! are, so `/batch%2Dpredict` is `/batch-predict`.
+//! are, so `/batch%2Dpredict` is `/batch-predict`; the one exception is an A/B test's report,
+//! counted only at its exact path, which a load balancer routes by (`deploy/haproxy/`).
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;

@@ -156,7 +156,9 @@ function measure(wasm, plan, arm) {
       if (!card || !reporting()) return;
       const kept = readStored(EXPERIMENT_KEY);
       const period = wasm.experimentPeriod(Date.now());
-      if (!kept || kept.name !== plan.name || readStored(REPORTED_KEY) === period) return;
+      // Before the period had a key of its own, the experiment's entry kept it.
+      const reported = readStored(REPORTED_KEY) ?? kept?.reported;
+      if (!kept || kept.name !== plan.name || reported === period) return;
       const body = wasm.experimentReport(arm.index, [...card.parentElement.children].indexOf(card), freshDraw());
       if (!body) return;
       // Marked before sending: a report lost on the way is not sent again this period.
