@@ -353,7 +353,8 @@ pub fn results(
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
+        // Named with a weight above 0 (`text/html;q=0` refuses it), as browsers ask.
+        .is_some_and(|accept| files::quality(accept, "text/html") > 0);
     if !wants_html {
         return Ok(json(StatusCode::OK, &results));
     }

@@ -522,8 +522,9 @@ fn entity(
 /// names and the `q` parameter are case-insensitive, whitespace around `;` and `,` is
 /// allowed, `q=0` (`0.0`, `0.000`) means "not acceptable", `*` weighs every coding the value
 /// does not name, and `identity` is acceptable unless refused by name or by `*;q=0`. An
-/// element whose weight is not a valid qvalue (`q=2`, `q=0.5x`) is ignored.
-fn quality(header: &str, coding: &str) -> u16 {
+/// element whose weight is not a valid qvalue (`q=2`, `q=0.5x`) is ignored. `experiments`
+/// reads an `Accept` value with it too: there `*/*` is no `*`, so a type counts only when named.
+pub fn quality(header: &str, coding: &str) -> u16 {
     let (mut named, mut star) = (None::<u16>, None::<u16>);
     for element in header.split(',') {
         let mut parts = element.split(';');

@@ -156,6 +156,8 @@ fn an_experiment_serves_its_plan_and_candidate_and_counts_reports_to_a_decision(
         page.text()
     );
     assert!(page.text().contains("<svg"));
+    let refused = get_with(&server.url("/experiments"), &[("accept", "text/html;q=0")]);
+    assert_eq!(refused.header("content-type"), Some("application/json"));
 
     // Reports are counted in /metrics, and the log keeps no line of them (its time would say
     // when a device clicked).
