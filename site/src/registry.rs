@@ -5,7 +5,9 @@
 //! `cinerec-registry`'s checks (its record, length, SHA-256, decoding, id) and swapped in
 //! whole, as any reload is. A pointer to an entry that fails a check is refused, logged and
 //! counted in `cinerec_model_reload_failures_total`; the model already served stays, and
-//! `cinerec_registry_serving_promoted` turns 0 until the pointer names a good entry again.
+//! `cinerec_registry_serving_promoted` turns 0 until the pointer names a good entry again, or
+//! the entry loads when tried again (after 1 s, then twice as long each time, up to 5
+//! minutes: a registry on a network mount may fail for a moment).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,11 @@ pub async fn load_promoted(registry: &Registry, cap: u64) -> Result<(Serving, St
     Ok((load_entry(registry, &id, cap).await?, id))
 }
 
+/// The first wait before a refused entry is tried again, doubled after each refusal up to
+/// [`RETRY_LAST`].
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_LAST: Duration = Duration::from_secs(300);
+
 /// Follows the registry's pointer until the process ends (see the module docs).
 pub async fn follow(
     state: Arc<State>,
@@ -41,6 +48,9 @@ pub async fn follow(
 ) {
     let pointer = registry.root().join(CURRENT);
     let mut watched = Watched::new(pointer.clone(), hangup, interval);
+    // After a refused entry, look again at growing intervals: a registry on a network mount
+    // may fail for a moment, and the pointer will not move to say it is readable again.
+    let mut backoff = RETRY_FIRST;
     loop {
         let reason = watched.next().await;
         let promoted = match read_pointer(&registry).await {
@@ -65,11 +75,14 @@ pub async fn follow(
             Ok(loaded) => {
                 state.model.store(Arc::new(loaded));
                 state.metrics.reloaded(&promoted);
+                backoff = RETRY_FIRST;
                 tracing::info!(%reason, from = %old, to = %promoted, "registry entry served");
             }
             Err(error) => {
                 state.metrics.reload_failed();
-                tracing::warn!(%reason, entry = %promoted, error = %format!("{error:#}"), "entry refused; still serving the previous one");
+                tracing::warn!(%reason, entry = %promoted, error = %format!("{error:#}"), retry_in_s = backoff.as_secs(), "entry refused; still serving the previous one");
+                watched.retry_after(backoff);
+                backoff = (backoff * 2).min(RETRY_LAST);
             }
         }
     }

@@ -98,6 +98,8 @@ pub struct Watched {
     seen: Option<Signature>,
     ticks: tokio::time::Interval,
     hangup: Signal,
+    /// When to look again whether or not the file changed (see [`Watched::retry_after`]).
+    retry_at: Option<tokio::time::Instant>,
 }
 
 impl Watched {
@@ -108,10 +110,19 @@ impl Watched {
             path,
             ticks: tokio::time::interval(interval),
             hangup,
+            retry_at: None,
         }
     }
 
-    /// Waits for SIGHUP or a change of the file (which a rename over it is); says which.
+    /// Makes [`Watched::next`] return once `delay` has passed (at its next tick) even if the
+    /// file has not changed: for a load that failed for a reason that may pass (a network
+    /// mount that did not answer).
+    pub fn retry_after(&mut self, delay: Duration) {
+        self.retry_at = Some(tokio::time::Instant::now() + delay);
+    }
+
+    /// Waits for SIGHUP, a change of the file (which a rename over it is) or a retry that is
+    /// due; says which.
     pub async fn next(&mut self) -> &'static str {
         loop {
             let forced = tokio::select! {
@@ -119,11 +130,21 @@ impl Watched {
                 _ = self.ticks.tick() => false,
             };
             let now = Signature::of(&self.path);
-            if !forced && now == self.seen {
+            let due = self
+                .retry_at
+                .is_some_and(|at| tokio::time::Instant::now() >= at);
+            if !forced && !due && now == self.seen {
                 continue;
             }
             self.seen = now;
-            return if forced { "SIGHUP" } else { "the file changed" };
+            self.retry_at = None;
+            return if forced {
+                "SIGHUP"
+            } else if due {
+                "a retry"
+            } else {
+                "the file changed"
+            };
         }
     }
 }

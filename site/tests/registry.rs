@@ -130,14 +130,18 @@ fn the_server_follows_the_pointer_and_refuses_a_damaged_entry() {
         server.log()
     );
 
-    // Repaired (the model copied back whole), then SIGHUP: served at once.
+    // Repaired (the model copied back whole): served when next tried, with no signal and no
+    // move of the pointer (a refused entry is tried again after 1 s, 2 s, 4 s, ...).
     std::fs::write(&model, &bytes).unwrap();
-    server.signal("HUP");
     assert!(
-        server.wait_for_model(&first, Duration::from_secs(10)),
+        server.wait_for_model(&first, Duration::from_secs(15)),
         "{}",
         server.log()
     );
+    assert!(server.wait_for_log(
+        &["reason=a retry", "registry entry served"],
+        Duration::from_secs(5)
+    ));
     metrics_have(&server, &["cinerec_registry_serving_promoted 1".into()]);
 }
 
