@@ -7,6 +7,7 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -226,6 +227,19 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+impl Drop for Browser {
+    /// Ends chromedriver and the Chromium it started: killing chromedriver alone left its
+    /// browser running, one per test (31 after a day's runs, ~200 MB each). chromedriver
+    /// leads a process group of its own, which its Chromium processes join.
+    fn drop(&mut self) {
+        let group = format!("-{}", self._driver.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 pub async fn browser() -> Browser {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -234,6 +248,7 @@ pub async fn browser() -> Browser {
         .port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
