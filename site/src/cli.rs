@@ -159,6 +159,11 @@ impl Network {
         Ok(Network { address, prefix })
     }
 
+    /// Whether this is every address of its family (`/0`).
+    pub fn is_everything(&self) -> bool {
+        self.prefix == 0
+    }
+
     /// Whether `address` is in this network (an IPv4 address mapped into IPv6 counts as the
     /// IPv4 one).
     pub fn contains(&self, address: IpAddr) -> bool {

@@ -113,6 +113,12 @@ impl Experiment {
             }
             _ => bail!("--experiment-entry needs --registry"),
         };
+        if args.trusted_proxies.iter().any(Network::is_everything) {
+            tracing::warn!(
+                "--trusted-proxy names every address (/0): any client can choose the address \
+                 its reports count against, so the limit per network holds no one"
+            );
+        }
         Ok(Some(Experiment {
             name,
             share: args.experiment_share,

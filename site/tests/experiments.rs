@@ -272,6 +272,20 @@ fn behind_a_trusted_proxy_each_forwarded_network_gets_its_own_reports() {
     assert_eq!(statuses, [204, 429, 204, 429, 204]);
     assert_eq!(counted(&behind), (3, 0));
 
+    // Trusting every address is allowed, and warned about.
+    let mut everyone = experiment_args(&site, 1);
+    everyone.extend(["--trusted-proxy", "0.0.0.0/0"].map(String::from));
+    let open = site.start(&everyone);
+    assert!(
+        open.wait_for_log(
+            &["--trusted-proxy names every address"],
+            Duration::from_secs(5)
+        ),
+        "{}",
+        open.log()
+    );
+    drop(open);
+
     // Without --trusted-proxy the field is anyone's to write, and ignored: one network.
     let direct = site.start(&experiment_args(&site, 1));
     let statuses: Vec<u16> = ["203.0.113.1", "203.0.113.2"]
