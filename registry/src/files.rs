@@ -9,16 +9,24 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+/// How every temporary file of cinerec's starts (the trainer's sweep removes nothing else).
+pub const TEMPORARY_PREFIX: &str = ".cinerec-tmp-";
+
 /// Replaces `path` with `bytes`: a temporary file in the same folder, written, synced,
-/// renamed over `path`, then the folder synced so the rename itself survives a crash.
+/// renamed over `path`, then the folder synced so the rename itself survives a crash. The
+/// temporary file is locked until the rename (where the file system has locks), so a sweep
+/// of leftovers can tell it from one whose writer is gone. Every file cinerec writes goes
+/// through here (the trainer checks its destinations first: `trainer/src/output.rs`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let folder = path
-        .parent()
-        .with_context(|| format!("{}: has no folder", path.display()))?;
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
     let mut file = tempfile::Builder::new()
-        .prefix(".cinerec-tmp-")
+        .prefix(TEMPORARY_PREFIX)
         .tempfile_in(folder)
         .with_context(|| format!("creating a temporary file in {}", folder.display()))?;
+    let _ = file.as_file().try_lock();
     // tempfile makes 0600 files; the server may run as another user and must read them.
     use std::os::unix::fs::PermissionsExt;
     file.as_file()

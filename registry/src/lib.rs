@@ -33,7 +33,7 @@ use cinerec_core::{decode, Model, TrainConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use files::read_capped;
+pub use files::{read_capped, write_atomic, TEMPORARY_PREFIX};
 
 /// The folder of the entries, under the registry's root.
 pub const ENTRIES: &str = "entries";

@@ -21,36 +21,24 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use cinerec_registry::TEMPORARY_PREFIX;
 
-/// Writes `bytes` to `path` through a temporary file and a rename; creates the folder.
+/// Writes `bytes` to `path` through a temporary file and a rename (the registry's
+/// [`write_atomic`](cinerec_registry::write_atomic), which locks the temporary file
+/// until the rename: another run's sweep leaves it alone); creates the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let destination = destination(path)?;
     let folder = parent(&destination);
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("creating folder {}", folder.display()))?;
     remove_stale_temporaries_once(&folder);
-    let mut file = tempfile::Builder::new()
-        .prefix(TEMPORARY_PREFIX)
-        .tempfile_in(&folder)
-        .with_context(|| format!("creating a temporary file in {}", folder.display()))?;
-    // Held until the file is renamed and closed: another run's sweep leaves it alone. Where
-    // the file system has no locks, the sweep falls back on age alone.
-    let _ = file.as_file().try_lock();
-    // tempfile creates 0600 files; outputs are ordinary files others may read (the server).
-    set_readable(file.as_file())?;
-    file.write_all(bytes)
-        .and_then(|()| file.as_file().sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.persist(&destination)
-        .map_err(|error| error.error)
-        .with_context(|| format!("renaming the temporary file to {}", destination.display()))?;
-    Ok(())
+    cinerec_registry::write_atomic(&destination, bytes)
 }
 
 /// Where writing `path` lands: `path` itself, or the end of its chain of symbolic links.
@@ -151,8 +139,6 @@ pub fn parent(path: &Path) -> PathBuf {
     }
 }
 
-/// How every temporary file of ours starts: the sweep removes nothing else.
-const TEMPORARY_PREFIX: &str = ".cinerec-tmp-";
 /// An unlocked temporary file younger than this may be one whose writer has not locked it yet.
 const STALE_AFTER: Duration = Duration::from_secs(60);
 /// Without locks, only age tells; no write of ours takes an hour (the bytes are in memory).
@@ -243,18 +229,6 @@ fn describe(kind: &std::fs::FileType) -> &'static str {
     } else {
         "something else"
     }
-}
-
-#[cfg(unix)]
-fn set_readable(file: &std::fs::File) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))
-        .context("setting permissions of a temporary file")
-}
-
-#[cfg(not(unix))]
-fn set_readable(_file: &std::fs::File) -> Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]
