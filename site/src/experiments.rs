@@ -54,7 +54,7 @@ use crate::serving::Serving;
 /// A running experiment.
 pub struct Experiment {
     name: String,
-    share: f64,
+    /// The test, and the candidate's share of devices with it.
     design: Design,
     control: Arc<Serving>,
     candidate: Arc<Serving>,
@@ -121,7 +121,6 @@ impl Experiment {
         }
         Ok(Some(Experiment {
             name,
-            share: args.experiment_share,
             design,
             control: serving.clone(),
             candidate: Arc::new(candidate),
@@ -146,11 +145,12 @@ impl Experiment {
         }
     }
 
-    /// The candidate takes `share`, control the rest.
+    /// The candidate takes the design's share, control the rest.
     fn share(&self, arm: Arm) -> f64 {
+        let candidate = self.design.candidate_share();
         match arm {
-            Arm::Control => 1.0 - self.share,
-            Arm::Candidate => self.share,
+            Arm::Control => 1.0 - candidate,
+            Arm::Candidate => candidate,
         }
     }
 }
